@@ -1,0 +1,12 @@
+// The activities an iSCSI server's agent runs on that server.
+import { createTgtActivities } from './tgt/activities';
+
+export function createIscsiServerActivities(server: string, env: NodeJS.ProcessEnv = process.env) {
+  const controlPort = Number(env.TGT_CONTROL_PORT ?? 0);
+  if (!Number.isInteger(controlPort) || controlPort < 0) throw new Error(`TGT_CONTROL_PORT is not a port index: ${env.TGT_CONTROL_PORT}`);
+  return {
+    ...createTgtActivities({ server, controlPort }),
+  };
+}
+
+export type IscsiServerActivities = ReturnType<typeof createIscsiServerActivities>;

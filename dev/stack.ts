@@ -1,0 +1,69 @@
+// dev/stack.ts up|down|status: the embedded dev stack, idempotent, health-checked, stopped by PID.
+import { devStack } from './config';
+import { isRunning, logFile, readRecord, startProcess, stopProcess, waitUntil } from './processes';
+import { services, tcpOpen, type Service } from './services';
+
+async function up(): Promise<void> {
+  for (const service of services()) await ensureUp(service);
+  console.log(`dev stack ready: Temporal ${devStack.temporal.address} (UI ${devStack.temporal.uiUrl}), S3 ${devStack.s3.endpoint}`);
+}
+
+async function ensureUp(service: Service): Promise<void> {
+  const record = readRecord(service.name);
+  const codeHash = service.codeHash?.();
+  if (isRunning(record)) {
+    if (record.codeHash === codeHash) {
+      await waitUntil(service.name, service.healthy, { timeoutMs: service.startTimeoutMs, logName: service.name });
+      return;
+    }
+    console.log(`${service.name}: code changed, restarting`);
+    await stopProcess(service.name, service.stop);
+  }
+  for (const { host, port } of service.listens?.() ?? []) {
+    if (await tcpOpen(host, port)) {
+      throw new Error(`${service.name}: ${host}:${port} is already in use by a process this stack did not start (another checkout's dev stack? run 'npm stop' there)`);
+    }
+  }
+  process.stdout.write(`${service.name}: starting ... `);
+  const started = Date.now();
+  startProcess(service.name, service.argv(), { env: service.env?.(), codeHash });
+  await waitUntil(service.name, async () => isRunning(readRecord(service.name)) && service.healthy(), {
+    timeoutMs: service.startTimeoutMs,
+    logName: service.name,
+  });
+  await service.afterStart?.();
+  console.log(`healthy in ${((Date.now() - started) / 1000).toFixed(1)}s (log ${logFile(service.name)})`);
+}
+
+async function down(): Promise<void> {
+  for (const service of services().reverse()) {
+    if (await stopProcess(service.name, service.stop)) console.log(`${service.name}: stopped`);
+  }
+}
+
+async function status(): Promise<boolean> {
+  let allUp = true;
+  for (const service of services()) {
+    const record = readRecord(service.name);
+    const running = isRunning(record);
+    const healthy = running && (await service.healthy().catch(() => false));
+    allUp &&= healthy;
+    console.log(`${service.name.padEnd(22)} ${healthy ? 'healthy' : running ? 'running, not healthy' : 'stopped'}${running ? `  pid ${record.pid}` : ''}`);
+  }
+  console.log(`Temporal UI: ${devStack.temporal.uiUrl}   logs: .dev/logs/`);
+  return allUp;
+}
+
+const command = process.argv[2];
+try {
+  if (command === 'up') await up();
+  else if (command === 'down') await down();
+  else if (command === 'status') process.exitCode = (await status()) ? 0 : 1;
+  else {
+    console.error('usage: tsx dev/stack.ts up|down|status');
+    process.exitCode = 2;
+  }
+} catch (error) {
+  console.error(`dev stack: ${(error as Error).message}`);
+  process.exitCode = 1;
+}
