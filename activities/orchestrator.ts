@@ -1,11 +1,22 @@
 // The activities the central orchestrator worker runs, built from the environment.
+import { CsmClient, csmSettingsFromEnv } from './csm/client';
+import { createImsActivities } from './ims/activities';
+import { ImsClient } from './ims/client';
+import { createImportPreflightActivities } from './import/preflight';
+import { createManifestActivities } from './manifest/activities';
+import { ObjectStore } from './manifest/objectStore';
 import { createS3Client, s3SettingsFromEnv } from './s3/client';
 import { createS3RoundTripActivities } from './s3/roundTrip';
 
 export function createOrchestratorActivities(env: NodeJS.ProcessEnv = process.env) {
   const s3 = createS3Client(s3SettingsFromEnv(env));
+  const store = new ObjectStore(s3);
+  const csm = new CsmClient(csmSettingsFromEnv(env));
   return {
     ...createS3RoundTripActivities(s3),
+    ...createImportPreflightActivities(store),
+    ...createManifestActivities(store),
+    ...createImsActivities(new ImsClient(csm)),
   };
 }
 

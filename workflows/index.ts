@@ -1,2 +1,4 @@
 // Every workflow type the orchestrator worker registers.
 export { checkStack } from './checkStack';
+export { importImage } from './importImage';
+export { repairManifests } from './repairManifests';

@@ -1,0 +1,36 @@
+// The few S3 operations manifest checks need, on s3:// locations.
+import { GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { parseS3Url, stripQuotes } from '../../lib/manifest';
+
+export class ObjectStore {
+  constructor(private readonly s3: S3Client) {}
+
+  /** The object's ETag without quotes and its size, or null when there is no such object. */
+  async head(url: string): Promise<{ etag: string; size: number; metadata: Record<string, string> } | null> {
+    const { bucket, key } = parseS3Url(url);
+    try {
+      const head = await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return { etag: stripQuotes(head.ETag ?? ''), size: head.ContentLength ?? 0, metadata: head.Metadata ?? {} };
+    } catch (error) {
+      if (error instanceof NotFound || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return null;
+      throw error;
+    }
+  }
+
+  async getText(url: string): Promise<string> {
+    const { bucket, key } = parseS3Url(url);
+    const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return object.Body!.transformToString();
+  }
+
+  /** Writes JSON and returns the ETag S3 reports for it afterwards. */
+  async putJson(url: string, value: unknown): Promise<string> {
+    const { bucket, key } = parseS3Url(url);
+    await this.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(value, null, 2) + '\n', ContentType: 'application/json' }),
+    );
+    const head = await this.head(url);
+    if (!head) throw new Error(`${url} is missing right after it was written`);
+    return head.etag;
+  }
+}

@@ -1,0 +1,30 @@
+// Failure types shared by activities and workflows. Activities throw them with
+// ApplicationFailure; workflows decide on them by `type` (repair, retry, or stop).
+import { ApplicationFailure } from '@temporalio/common';
+
+export const FailureType = {
+  InvalidInput: 'InvalidInput',
+  ArtifactCorrupt: 'ArtifactCorrupt',
+  ManifestInvalid: 'ManifestInvalid',
+  /** An etag in the manifest is missing, null or differs from S3: repairable. */
+  ManifestEtagFault: 'ManifestEtagFault',
+  StagedFileCorrupt: 'StagedFileCorrupt',
+  CustomizationFailed: 'CustomizationFailed',
+  CustomizationTimedOut: 'CustomizationTimedOut',
+  /** A service answered 4xx (other than 401/408/429): retrying cannot help. */
+  ServiceRejected: 'ServiceRejected',
+  /** A service answered 5xx, or the network failed: worth another attempt. */
+  ServiceUnavailable: 'ServiceUnavailable',
+  ValidationFailed: 'ValidationFailed',
+} as const;
+
+export type FailureTypeName = (typeof FailureType)[keyof typeof FailureType];
+
+/** A failure no retry can fix; `details` must never carry secrets. */
+export function permanentFailure(type: FailureTypeName, message: string, details?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: true, details: details === undefined ? [] : [details] });
+}
+
+export function transientFailure(type: FailureTypeName, message: string, details?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: false, details: details === undefined ? [] : [details] });
+}

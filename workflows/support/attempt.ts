@@ -1,0 +1,131 @@
+// Workflow-driven retries. Each try is one single-attempt activity, so every failure is an event
+// in the workflow history (Temporal records only the last attempt of its own retries), and a
+// repair can run between tries. The journal feeds the `status` query and `imagectl history`.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancelledFailure,
+  ChildWorkflowFailure,
+  TimeoutFailure,
+  isCancellation,
+  sleep,
+} from '@temporalio/workflow';
+
+export interface AttemptRecord {
+  label: string;
+  attempt: number;
+  startedAt: string;
+  durationMs: number;
+  outcome: 'succeeded' | 'failed' | 'repaired' | 'repair-failed';
+  failureType?: string;
+  message?: string;
+}
+
+export interface PreviousAttempt {
+  attempt: number;
+  failureType: string;
+  message: string;
+  /** Progress the failed try reported by heartbeat, when it timed out (a killed worker). */
+  heartbeatDetails?: unknown;
+}
+
+export interface AttemptOptions {
+  /** Tries in all, the first one included. */
+  maxAttempts?: number;
+  initialIntervalMs?: number;
+  maxIntervalMs?: number;
+  /** Per failure type, a lower bound on tries for that type (e.g. re-uploads on a corrupt ETag). */
+  maxAttemptsByType?: Record<string, number>;
+  /** Per failure type, a repair to run before the next try; the failure is then retried even if non-retryable. */
+  repairs?: Record<string, (failure: PreviousAttempt) => Promise<unknown>>;
+}
+
+/** This workflow's attempts, oldest first (module state is per workflow execution in the SDK). */
+export const attemptJournal: AttemptRecord[] = [];
+
+export async function attempt<T>(label: string, run: (previous?: PreviousAttempt) => Promise<T>, options: AttemptOptions = {}): Promise<T> {
+  const maxAttempts = options.maxAttempts ?? 5;
+  let interval = options.initialIntervalMs ?? 1000;
+  const triesByType: Record<string, number> = {};
+  let previous: PreviousAttempt | undefined;
+  for (let tryNumber = 1; ; tryNumber++) {
+    const started = Date.now();
+    const record = (outcome: AttemptRecord['outcome'], failure?: PreviousAttempt, recordLabel = label) =>
+      attemptJournal.push({
+        label: recordLabel,
+        attempt: tryNumber,
+        startedAt: new Date(started).toISOString(),
+        durationMs: Date.now() - started,
+        outcome,
+        failureType: failure?.failureType,
+        message: failure?.message,
+      });
+    try {
+      const result = await run(previous);
+      record('succeeded');
+      return result;
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      const failure = describeFailure(error, tryNumber);
+      record('failed', failure);
+      triesByType[failure.failureType] = (triesByType[failure.failureType] ?? 0) + 1;
+      const repair = options.repairs?.[failure.failureType];
+      const typeLimit = options.maxAttemptsByType?.[failure.failureType] ?? maxAttempts;
+      const exhausted = tryNumber >= maxAttempts || triesByType[failure.failureType] >= typeLimit;
+      if (exhausted || (!repair && !isRetryable(error))) throw giveUp(label, tryNumber, failure, error);
+      if (repair) {
+        const repairStarted = Date.now();
+        try {
+          await repair(failure);
+          attemptJournal.push({ label: `repair ${failure.failureType} for ${label}`, attempt: tryNumber, startedAt: new Date(repairStarted).toISOString(), durationMs: Date.now() - repairStarted, outcome: 'repaired', failureType: failure.failureType });
+        } catch (repairError) {
+          if (isCancellation(repairError)) throw repairError;
+          const repairFailure = describeFailure(repairError, tryNumber);
+          attemptJournal.push({ label: `repair ${failure.failureType} for ${label}`, attempt: tryNumber, startedAt: new Date(repairStarted).toISOString(), durationMs: Date.now() - repairStarted, outcome: 'repair-failed', failureType: repairFailure.failureType, message: repairFailure.message });
+          throw giveUp(label, tryNumber, repairFailure, repairError);
+        }
+      } else {
+        await sleep(interval);
+        interval = Math.min(interval * 2, options.maxIntervalMs ?? 30_000);
+      }
+      previous = failure;
+    }
+  }
+}
+
+function innermost(error: unknown): unknown {
+  if (error instanceof ActivityFailure || error instanceof ChildWorkflowFailure) return error.cause ?? error;
+  return error;
+}
+
+export function failureTypeOf(error: unknown): string {
+  const cause = innermost(error);
+  if (cause instanceof ApplicationFailure) return cause.type ?? 'Error';
+  if (cause instanceof TimeoutFailure) return 'Timeout';
+  if (cause instanceof CancelledFailure) return 'Cancelled';
+  return (cause as Error)?.name ?? 'Error';
+}
+
+function describeFailure(error: unknown, attemptNumber: number): PreviousAttempt {
+  const cause = innermost(error);
+  return {
+    attempt: attemptNumber,
+    failureType: failureTypeOf(error),
+    message: (cause as Error)?.message ?? String(cause),
+    heartbeatDetails: cause instanceof TimeoutFailure ? cause.lastHeartbeatDetails : undefined,
+  };
+}
+
+function isRetryable(error: unknown): boolean {
+  const cause = innermost(error);
+  return !(cause instanceof ApplicationFailure && cause.nonRetryable);
+}
+
+function giveUp(label: string, tries: number, failure: PreviousAttempt, error: unknown): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: failure.failureType,
+    message: `${label}: ${failure.message}${tries > 1 ? ` (gave up after ${tries} attempts)` : ''}`,
+    nonRetryable: true,
+    cause: error instanceof Error ? error : undefined,
+  });
+}
