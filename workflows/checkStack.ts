@@ -1,9 +1,7 @@
 // checkStack: proves the wiring end to end. S3 is written and read by the orchestrator worker;
 // each iSCSI server's agent lists the targets of its own tgtd.
-import { proxyActivities } from '@temporalio/workflow';
-import type { IscsiServerActivities } from '../activities/iscsiServer';
-import type { OrchestratorActivities } from '../activities/orchestrator';
-import { iscsiServerTaskQueue } from '../lib/taskQueues';
+import { attempt } from './support/attempt';
+import { central, onIscsiServer } from './support/activities';
 
 export interface CheckStackInput {
   bucket: string;
@@ -15,23 +13,13 @@ export interface CheckStackResult {
   iscsiServers: { server: string; targets: string[] }[];
 }
 
-const central = proxyActivities<OrchestratorActivities>({
-  startToCloseTimeout: '30s',
-  retry: { maximumAttempts: 3 },
-});
-
 export async function checkStack(input: CheckStackInput): Promise<CheckStackResult> {
   const key = `check-stack/${Date.now()}.txt`;
-  const roundTrip = await central.roundTripObject({ bucket: input.bucket, key, text: `written by checkStack at ${new Date().toISOString()}` });
+  const roundTrip = await attempt('S3 round trip', () =>
+    central.roundTripObject({ bucket: input.bucket, key, text: `written by checkStack at ${new Date().toISOString()}` }),
+  );
   const iscsiServers = await Promise.all(
-    input.iscsiServers.map((server) =>
-      proxyActivities<IscsiServerActivities>({
-        taskQueue: iscsiServerTaskQueue(server),
-        startToCloseTimeout: '30s',
-        scheduleToStartTimeout: '1m',
-        retry: { maximumAttempts: 3 },
-      }).listTargets(),
-    ),
+    input.iscsiServers.map((server) => attempt(`list targets on ${server}`, () => onIscsiServer(server, { startToCloseTimeout: '30s' }).listTargets())),
   );
   return {
     s3: {

@@ -1,19 +1,44 @@
 // Activity stubs for workflows. Every stub makes exactly one attempt: retries are the workflow's
-// (see attempt.ts), so each one is an event in the history that operators read.
-import { proxyActivities } from '@temporalio/workflow';
+// (see attempt.ts), so each one is an event in the history that operators read. Each call carries
+// the label of the attempt that made it as its summary, which the Temporal UI and imagectl show.
+import { proxyActivities, type ActivityInterfaceFor, type ActivityOptions } from '@temporalio/workflow';
+import type { IscsiServerActivities } from '../../activities/iscsiServer';
 import type { OrchestratorActivities } from '../../activities/orchestrator';
+import { iscsiServerTaskQueue } from '../../lib/taskQueues';
+import { currentAttemptLabel } from './attempt';
 
 const singleAttempt = { maximumAttempts: 1 };
 
+export function labelledActivities<A>(options: ActivityOptions): ActivityInterfaceFor<A> {
+  const stubs = proxyActivities<A>(options) as Record<string, ActivityInterfaceFor<A>[keyof A]>;
+  return new Proxy(stubs, {
+    get(target, name: string) {
+      const stub = target[name] as unknown as { executeWithOptions(o: ActivityOptions, args: unknown[]): Promise<unknown> };
+      return (...args: unknown[]) => stub.executeWithOptions({ ...options, summary: currentAttemptLabel() ?? name }, args);
+    },
+  }) as ActivityInterfaceFor<A>;
+}
+
 /** Quick calls to S3 and the CSM services. */
-export const central = proxyActivities<OrchestratorActivities>({
+export const central = labelledActivities<OrchestratorActivities>({
   startToCloseTimeout: '2m',
   retry: singleAttempt,
 });
 
 /** Streaming work (uploads, digests): long, with heartbeats so a dead worker is noticed quickly. */
-export const streaming = proxyActivities<OrchestratorActivities>({
+export const streaming = labelledActivities<OrchestratorActivities>({
   startToCloseTimeout: '12h',
   heartbeatTimeout: '30s',
   retry: singleAttempt,
 });
+
+/** Work that runs on one iSCSI server, through the agent polling that server's queue. */
+export const onIscsiServer = (server: string, options: Partial<ActivityOptions> = {}) =>
+  labelledActivities<IscsiServerActivities>({
+    taskQueue: iscsiServerTaskQueue(server),
+    startToCloseTimeout: '30m',
+    heartbeatTimeout: '1m',
+    scheduleToStartTimeout: '10m',
+    retry: singleAttempt,
+    ...options,
+  });

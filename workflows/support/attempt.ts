@@ -43,6 +43,20 @@ export interface AttemptOptions {
 /** This workflow's attempts, oldest first (module state is per workflow execution in the SDK). */
 export const attemptJournal: AttemptRecord[] = [];
 
+let labelOfCallInProgress: string | undefined;
+
+/** The label of the attempt whose synchronous start is running: activity stubs use it as summary. */
+export const currentAttemptLabel = () => labelOfCallInProgress;
+
+function startLabelled<T>(label: string, run: () => Promise<T>): Promise<T> {
+  labelOfCallInProgress = label;
+  try {
+    return run();
+  } finally {
+    labelOfCallInProgress = undefined;
+  }
+}
+
 export async function attempt<T>(label: string, run: (previous?: PreviousAttempt) => Promise<T>, options: AttemptOptions = {}): Promise<T> {
   const maxAttempts = options.maxAttempts ?? 5;
   let interval = options.initialIntervalMs ?? 1000;
@@ -61,7 +75,7 @@ export async function attempt<T>(label: string, run: (previous?: PreviousAttempt
         message: failure?.message,
       });
     try {
-      const result = await run(previous);
+      const result = await startLabelled(tryNumber > 1 ? `${label} (attempt ${tryNumber})` : label, () => run(previous));
       record('succeeded');
       return result;
     } catch (error) {
@@ -76,7 +90,7 @@ export async function attempt<T>(label: string, run: (previous?: PreviousAttempt
       if (repair) {
         const repairStarted = Date.now();
         try {
-          await repair(failure);
+          await startLabelled(`repair ${failure.failureType} for ${label}`, () => repair(failure));
           attemptJournal.push({ label: `repair ${failure.failureType} for ${label}`, attempt: tryNumber, startedAt: new Date(repairStarted).toISOString(), durationMs: Date.now() - repairStarted, outcome: 'repaired', failureType: failure.failureType });
         } catch (repairError) {
           if (isCancellation(repairError)) throw repairError;

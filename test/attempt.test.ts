@@ -1,0 +1,99 @@
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { withTestWorker } from './helpers/testWorker';
+import { uniqueId } from './helpers/temporal';
+import { attemptProbe } from './workflows/attemptProbe';
+
+const require = createRequire(import.meta.url);
+const workflowsPath = require.resolve('./workflows/attemptProbe.ts');
+
+/** An activity that fails with the given failures in order, then succeeds; counts repairs. */
+function scriptedActivities() {
+  const calls = { flaky: 0, repair: 0 };
+  return {
+    calls,
+    activities: {
+      async flaky(input: { failures: { type: string; nonRetryable: boolean }[] }) {
+        const failure = input.failures[calls.flaky++];
+        if (failure) throw ApplicationFailure.create({ type: failure.type, message: `scripted ${failure.type}`, nonRetryable: failure.nonRetryable });
+        return 'ok';
+      },
+      async repair() {
+        calls.repair++;
+      },
+    },
+  };
+}
+
+describe('attempt(): workflow-driven retries visible in history', () => {
+  it('retries transient failures, runs the repair for a repairable one, and records every attempt as an event', async () => {
+    const { calls, activities } = scriptedActivities();
+    const failures = [
+      { type: 'ServiceUnavailable', nonRetryable: false },
+      { type: 'ServiceUnavailable', nonRetryable: false },
+      { type: 'ManifestEtagFault', nonRetryable: true },
+    ];
+    await withTestWorker({ workflowsPath, activities }, async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('attempt');
+      const { result, journal } = await client.workflow.execute(attemptProbe, { taskQueue, workflowId, args: [{ failures, repairType: 'ManifestEtagFault' }] });
+      expect(result).toBe('ok');
+      expect(calls).toEqual({ flaky: 4, repair: 1 });
+      expect(journal.map((r) => [r.label, r.attempt, r.outcome, r.failureType ?? null])).toEqual([
+        ['flaky step', 1, 'failed', 'ServiceUnavailable'],
+        ['flaky step', 2, 'failed', 'ServiceUnavailable'],
+        ['flaky step', 3, 'failed', 'ManifestEtagFault'],
+        ['repair ManifestEtagFault for flaky step', 3, 'repaired', 'ManifestEtagFault'],
+        ['flaky step', 4, 'succeeded', null],
+      ]);
+      const history = await client.workflow.getHandle(workflowId).fetchHistory();
+      const failed = history.events!.filter((e) => e.activityTaskFailedEventAttributes);
+      expect(failed.map((e) => e.activityTaskFailedEventAttributes!.failure!.applicationFailureInfo!.type)).toEqual([
+        'ServiceUnavailable',
+        'ServiceUnavailable',
+        'ManifestEtagFault',
+      ]);
+      const summaries = history.events!
+        .filter((e) => e.activityTaskScheduledEventAttributes)
+        .map((e) => defaultPayloadConverter.fromPayload(e.userMetadata!.summary!));
+      expect(summaries).toEqual([
+        'flaky step',
+        'flaky step (attempt 2)',
+        'flaky step (attempt 3)',
+        'repair ManifestEtagFault for flaky step',
+        'flaky step (attempt 4)',
+      ]);
+    });
+  });
+
+  it('stops at once on a non-retryable failure without a repair, keeping its type', async () => {
+    const { calls, activities } = scriptedActivities();
+    await withTestWorker({ workflowsPath, activities }, async ({ client, taskQueue }) => {
+      const run = client.workflow.execute(attemptProbe, {
+        taskQueue,
+        workflowId: uniqueId('attempt'),
+        args: [{ failures: [{ type: 'ManifestInvalid', nonRetryable: true }] }],
+      });
+      const error = await run.catch((e) => e);
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      expect((error.cause as ApplicationFailure).type).toBe('ManifestInvalid');
+      expect(error.cause.message).toMatch(/^flaky step: scripted ManifestInvalid$/);
+      expect(calls.flaky).toBe(1);
+    });
+  });
+
+  it('bounds tries per failure type, then gives up naming the count', async () => {
+    const { calls, activities } = scriptedActivities();
+    const corrupt = { type: 'ArtifactCorrupt', nonRetryable: false };
+    await withTestWorker({ workflowsPath, activities }, async ({ client, taskQueue }) => {
+      const error = await client.workflow
+        .execute(attemptProbe, { taskQueue, workflowId: uniqueId('attempt'), args: [{ failures: [corrupt, corrupt, corrupt], limitType: 'ArtifactCorrupt' }] })
+        .catch((e) => e);
+      expect((error.cause as ApplicationFailure).type).toBe('ArtifactCorrupt');
+      expect((error.cause as ApplicationFailure).nonRetryable).toBe(true);
+      expect(error.cause.message).toContain('gave up after 2 attempts');
+      expect(calls.flaky).toBe(2);
+    });
+  });
+});

@@ -1,0 +1,24 @@
+// Test workflows around the attempt() helper.
+import { attempt, attemptJournal } from '../../workflows/support/attempt';
+import { labelledActivities } from '../../workflows/support/activities';
+import { statusQuery, trackStatus } from '../../workflows/support/status';
+
+export interface ProbeActivities {
+  flaky(input: { failures: { type: string; nonRetryable: boolean }[] }): Promise<string>;
+  repair(): Promise<void>;
+}
+
+const acts = labelledActivities<ProbeActivities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 1 } });
+
+export async function attemptProbe(input: { failures: { type: string; nonRetryable: boolean }[]; repairType?: string; maxAttempts?: number; limitType?: string }) {
+  trackStatus('probe');
+  const result = await attempt('flaky step', () => acts.flaky({ failures: input.failures }), {
+    initialIntervalMs: 10,
+    maxAttempts: input.maxAttempts,
+    maxAttemptsByType: input.limitType ? { [input.limitType]: 2 } : undefined,
+    repairs: input.repairType ? { [input.repairType]: () => acts.repair() } : undefined,
+  });
+  return { result, journal: attemptJournal };
+}
+
+export { statusQuery };
