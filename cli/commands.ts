@@ -1,0 +1,293 @@
+// The imagectl commands. Each returns its exit code; --json prints one JSON document instead of text.
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { WorkflowStatus } from '../workflows/support/status';
+import { connect, temporalEnv, workflowUiLink } from './connect';
+import { ExitCode, UsageError } from './exitCodes';
+import { attemptRows, type AttemptRow } from './history';
+import { bytes, historyTable, progressBar, table } from './render';
+import { loadSpec } from './specFile';
+
+export interface CommandOptions {
+  json: boolean;
+  wait: boolean;
+  dryRun: boolean;
+  reason?: string;
+  reject: boolean;
+  workflowId?: string;
+  imageIds?: string[];
+  intervalMs: number;
+}
+
+type Command = (args: string[], options: CommandOptions) => Promise<number>;
+
+export const usage = `usage: imagectl <command> [options]   (--json on every command)
+  validate SPEC                      check a spec file; nothing is started
+  start SPEC [--wait] [--id ID]      start the workflow the spec names (default importImage)
+  status ID                          phase, step, last attempts, pending work
+  watch ID                           follow progress (bars from heartbeats) until the workflow ends
+  history ID                         every attempt of every activity and child workflow, with errors
+  approve ID --reason TEXT [--reject]  approve (or reject) a pending boot-parameter rollout
+  cancel ID                          cancel a workflow (it cleans up after itself)
+  rollback CHANGE_ID [--wait]        restore BSS boot parameters from a change's snapshot
+  repair-manifests [--dry-run] [--image ID ...]  check and repair image manifests
+environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, IMAGE_TASK_QUEUE, TEMPORAL_UI_URL
+exit codes: 0 ok; 1 workflow failed or faults found; 2 usage or invalid spec; 3 unreachable`;
+
+const print = (options: CommandOptions, json: unknown, text: () => string) => console.log(options.json ? JSON.stringify(json, null, 2) : text());
+
+function requireArg(args: string[], what: string): string {
+  if (!args[0]) throw new UsageError(`missing ${what}\n${usage}`);
+  return args[0];
+}
+
+async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+const slug = (text: string) => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
+
+async function startWorkflow(client: Client, workflowType: string, input: unknown, workflowId: string) {
+  return client.workflow.start(workflowType, { taskQueue: temporalEnv.taskQueue, workflowId, args: [input] });
+}
+
+/** Waits for the result; a failure prints its reason and gives exit code 1. */
+async function awaitOutcome(handle: WorkflowHandle, options: CommandOptions, render: (result: unknown) => string): Promise<number> {
+  try {
+    const result = await handle.result();
+    print(options, { workflowId: handle.workflowId, status: 'COMPLETED', result }, () => render(result));
+    return ExitCode.ok;
+  } catch (error) {
+    if (!(error instanceof WorkflowFailedError)) throw error;
+    const cause = error.cause as { type?: string; message?: string } | undefined;
+    print(options, { workflowId: handle.workflowId, status: 'FAILED', errorType: cause?.type, error: cause?.message ?? error.message }, () =>
+      `${handle.workflowId} FAILED${cause?.type ? ` (${cause.type})` : ''}: ${cause?.message ?? error.message}\nsee: imagectl history ${handle.workflowId}`,
+    );
+    return ExitCode.workflowFailed;
+  }
+}
+
+const validate: Command = async (args, options) => {
+  const file = requireArg(args, 'SPEC file');
+  const spec = loadSpec(file);
+  print(options, { valid: true, workflow: spec.workflowType }, () => `${file}: valid ${spec.workflowType} spec`);
+  return ExitCode.ok;
+};
+
+const start: Command = async (args, options) => {
+  const file = requireArg(args, 'SPEC file');
+  const spec = loadSpec(file);
+  const name = (spec.input as { name?: string }).name;
+  const workflowId = options.workflowId ?? `${spec.workflowType}-${name ? `${slug(name)}-` : ''}${randomUUID().slice(0, 8)}`;
+  return withClient(async (client) => {
+    const handle = await startWorkflow(client, spec.workflowType, spec.input, workflowId);
+    if (!options.wait || !options.json) {
+      print(options, { workflowId, runId: handle.firstExecutionRunId, ui: workflowUiLink(workflowId) }, () =>
+        `started ${spec.workflowType} ${workflowId}\n  UI:      ${workflowUiLink(workflowId)}\n  watch:   imagectl watch ${workflowId}\n  history: imagectl history ${workflowId}`,
+      );
+    }
+    return options.wait ? awaitOutcome(handle, options, (result) => JSON.stringify(result, null, 2)) : ExitCode.ok;
+  });
+};
+
+async function queryStatus(handle: WorkflowHandle): Promise<WorkflowStatus | undefined> {
+  return handle.query<WorkflowStatus>('status').catch(() => undefined);
+}
+
+interface PendingWork {
+  activity: string;
+  attempt: number;
+  state: string;
+  progress?: { done: number; total: number; unit: 'bytes' | 'nodes' };
+  lastFailure?: string;
+}
+
+async function pendingWork(handle: WorkflowHandle): Promise<{ status: string; pending: PendingWork[] }> {
+  const description = await handle.describe();
+  const pending = (description.raw.pendingActivities ?? []).map((activity): PendingWork => {
+    const details = activity.heartbeatDetails?.payloads?.[0] ? (defaultPayloadConverter.fromPayload(activity.heartbeatDetails.payloads[0] as never) as Record<string, number>) : undefined;
+    const progress =
+      details && typeof details.bytesTotal === 'number'
+        ? { done: details.bytesDone ?? 0, total: details.bytesTotal, unit: 'bytes' as const }
+        : details && typeof details.nodesTotal === 'number'
+          ? { done: details.nodesDone ?? 0, total: details.nodesTotal, unit: 'nodes' as const }
+          : undefined;
+    return {
+      activity: activity.activityType?.name ?? '?',
+      attempt: activity.attempt ?? 1,
+      state: String(activity.state ?? ''),
+      progress,
+      lastFailure: activity.lastFailure?.message ?? undefined,
+    };
+  });
+  return { status: description.status.name, pending };
+}
+
+const progressLine = (work: PendingWork) =>
+  work.progress
+    ? `${work.activity.padEnd(20)} ${progressBar(work.progress.done, work.progress.total)} ${work.progress.unit === 'bytes' ? `${bytes(work.progress.done)} / ${bytes(work.progress.total)}` : `${work.progress.done} / ${work.progress.total} nodes`}`
+    : `${work.activity.padEnd(20)} running`;
+
+const status: Command = async (args, options) => {
+  const workflowId = requireArg(args, 'workflow ID');
+  return withClient(async (client) => {
+    const handle = client.workflow.getHandle(workflowId);
+    const [{ status: state, pending }, workflowStatus] = await Promise.all([pendingWork(handle), queryStatus(handle)]);
+    const recent = workflowStatus?.attempts.slice(-5) ?? [];
+    print(options, { workflowId, status: state, ...workflowStatus, pending }, () =>
+      [
+        `${workflowId}: ${state}`,
+        workflowStatus ? `  phase ${workflowStatus.phase}, step: ${workflowStatus.step}${workflowStatus.imageId ? `, image ${workflowStatus.imageId}` : ''}` : '',
+        ...pending.map((p) => `  ${progressLine(p)}`),
+        recent.length ? '  last attempts:' : '',
+        ...recent.map((a) => `    ${a.outcome.padEnd(10)} ${a.label}${a.message ? ` — ${a.failureType}: ${a.message}` : ''}`),
+      ]
+        .filter(Boolean)
+        .join('\n'),
+    );
+    return ExitCode.ok;
+  });
+};
+
+const watch: Command = async (args, options) => {
+  const workflowId = requireArg(args, 'workflow ID');
+  return withClient(async (client) => {
+    const handle = client.workflow.getHandle(workflowId);
+    let previous = '';
+    for (;;) {
+      const [{ status: state, pending }, workflowStatus] = await Promise.all([pendingWork(handle), queryStatus(handle)]);
+      const screen = [`${workflowId}: ${state}${workflowStatus ? ` — ${workflowStatus.phase}: ${workflowStatus.step}` : ''}`, ...pending.map((p) => `  ${progressLine(p)}`)].join('\n');
+      if (options.json) console.log(JSON.stringify({ status: state, step: workflowStatus?.step, phase: workflowStatus?.phase, pending }));
+      else if (screen !== previous) {
+        if (process.stdout.isTTY && previous) process.stdout.write(`\x1b[${previous.split('\n').length}A\x1b[J`);
+        console.log(screen);
+      }
+      previous = screen;
+      if (state !== 'RUNNING') return awaitOutcome(handle, { ...options, json: options.json }, (result) => JSON.stringify(result, null, 2));
+      await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
+    }
+  });
+};
+
+async function collectAttempts(client: Client, workflowId: string, prefix = ''): Promise<AttemptRow[]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const rows: AttemptRow[] = [];
+  const childIds = new Map(
+    history.events!
+      .filter((e) => e.childWorkflowExecutionStartedEventAttributes)
+      .map((e) => [String(e.childWorkflowExecutionStartedEventAttributes!.initiatedEventId), e.childWorkflowExecutionStartedEventAttributes!.workflowExecution!.workflowId!]),
+  );
+  const initiated = history.events!.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).map((e) => String(e.eventId));
+  const rowsHere = attemptRows(history.events!);
+  let childIndex = 0;
+  for (const row of rowsHere) {
+    rows.push({ ...row, label: prefix + row.label });
+    if (row.kind === 'child-workflow') {
+      const childId = childIds.get(initiated[childIndex++]);
+      if (childId) rows.push(...(await collectAttempts(client, childId, `${prefix}${row.type} › `)));
+    }
+  }
+  return rows;
+}
+
+const history: Command = async (args, options) => {
+  const workflowId = requireArg(args, 'workflow ID');
+  return withClient(async (client) => {
+    const rows = await collectAttempts(client, workflowId);
+    print(options, { workflowId, attempts: rows }, () => historyTable(rows));
+    return ExitCode.ok;
+  });
+};
+
+const approve: Command = async (args, options) => {
+  const workflowId = requireArg(args, 'workflow ID');
+  if (!options.reason) throw new UsageError('approve needs --reason "why" (it is recorded in the workflow history)');
+  const decision = { who: process.env.SUDO_USER ?? process.env.USER ?? os.userInfo().username, reason: options.reason };
+  return withClient(async (client) => {
+    await client.workflow.getHandle(workflowId).signal(options.reject ? 'reject' : 'approve', decision);
+    print(options, { workflowId, ...decision, decision: options.reject ? 'rejected' : 'approved' }, () => `${options.reject ? 'rejected' : 'approved'} ${workflowId} as ${decision.who}: ${decision.reason}`);
+    return ExitCode.ok;
+  });
+};
+
+const cancel: Command = async (args, options) => {
+  const workflowId = requireArg(args, 'workflow ID');
+  return withClient(async (client) => {
+    await client.workflow.getHandle(workflowId).cancel();
+    print(options, { workflowId, cancelRequested: true }, () => `cancellation requested for ${workflowId}; it cleans up before it stops (imagectl watch ${workflowId})`);
+    return ExitCode.ok;
+  });
+};
+
+const rollback: Command = async (args, options) => {
+  const changeId = requireArg(args, 'CHANGE_ID');
+  return withClient(async (client) => {
+    const handle = await startWorkflow(client, 'rollbackBootParameters', { changeId }, options.workflowId ?? `rollback-${changeId}-${randomUUID().slice(0, 8)}`);
+    if (!options.wait) {
+      print(options, { workflowId: handle.workflowId }, () => `started rollback ${handle.workflowId} (imagectl watch ${handle.workflowId})`);
+      return ExitCode.ok;
+    }
+    return awaitOutcome(handle, options, (result) => JSON.stringify(result, null, 2));
+  });
+};
+
+interface RepairResult {
+  dryRun: boolean;
+  counts: Record<string, number>;
+  images: { imageId: string; name?: string; verdict: string; error?: string; report?: { etagFaults: unknown[]; unfixable: { path: string; kind: string }[]; invalid: string[] }; imsLinkEtag?: { recorded: string | null; actual: string | null } }[];
+}
+
+const repairManifests: Command = async (_args, options) =>
+  withClient(async (client) => {
+    const input = { dryRun: options.dryRun, ...(options.imageIds?.length ? { imageIds: options.imageIds } : {}) };
+    const handle = await startWorkflow(client, 'repairManifests', input, options.workflowId ?? `repair-manifests-${randomUUID().slice(0, 8)}`);
+    let result: RepairResult;
+    try {
+      result = (await handle.result()) as RepairResult;
+    } catch {
+      return awaitOutcome(handle, options, () => '');
+    }
+    print(options, { workflowId: handle.workflowId, ...result }, () =>
+      [
+        table(
+          ['IMAGE', 'NAME', 'VERDICT', 'DETAILS'],
+          result.images.map((image) => [
+            image.imageId,
+            image.name ?? '',
+            image.verdict,
+            [
+              image.error,
+              image.report?.etagFaults.length ? `${image.report.etagFaults.length} etag fault(s)` : '',
+              ...(image.report?.unfixable ?? []).map((p) => `${p.path}: ${p.kind}`),
+              ...(image.report?.invalid ?? []),
+              image.imsLinkEtag ? `IMS link etag ${image.imsLinkEtag.recorded ?? 'missing'} ≠ manifest ${image.imsLinkEtag.actual} (IMS links are write-once)` : '',
+            ]
+              .filter(Boolean)
+              .join('; '),
+          ]),
+        ),
+        `${result.dryRun ? 'dry run: ' : ''}${Object.entries(result.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+      ].join('\n'),
+    );
+    const clean = !result.counts.unfixable && !result.counts.failed && !result.counts['needs-repair'];
+    return clean ? ExitCode.ok : ExitCode.workflowFailed;
+  });
+
+export const commands: Record<string, Command> = {
+  validate,
+  start,
+  status,
+  watch,
+  history,
+  approve,
+  cancel,
+  rollback,
+  'repair-manifests': repairManifests,
+};

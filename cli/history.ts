@@ -1,0 +1,85 @@
+// The retry history operators ask for: every attempt of every activity (and child workflow) of a
+// workflow, read from its event history, since each attempt there is an activity of its own.
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+export interface AttemptRow {
+  kind: 'activity' | 'child-workflow';
+  /** The attempt's label as the workflow gave it (e.g. "upload rootfs (attempt 2)"). */
+  label: string;
+  type: string;
+  attempt: number;
+  taskQueue?: string;
+  startedAt: string;
+  durationMs: number | null;
+  outcome: 'running' | 'completed' | 'failed' | 'timed-out' | 'cancelled' | 'terminated';
+  errorType?: string;
+  errorMessage?: string;
+  repair: boolean;
+}
+
+const toDate = (time: HistoryEvent['eventTime']) => new Date(Number(time?.seconds ?? 0) * 1000 + Math.floor((time?.nanos ?? 0) / 1e6));
+
+function summaryOf(event: HistoryEvent): string | undefined {
+  const summary = event.userMetadata?.summary;
+  return summary ? (defaultPayloadConverter.fromPayload(summary as never) as string) : undefined;
+}
+
+function failureOf(failure: temporal.api.failure.v1.IFailure | null | undefined) {
+  let current = failure;
+  while (current?.cause && !current.applicationFailureInfo) current = current.cause;
+  return {
+    errorType: current?.applicationFailureInfo?.type ?? (current?.timeoutFailureInfo ? 'Timeout' : undefined),
+    errorMessage: current?.message ?? failure?.message ?? undefined,
+  };
+}
+
+export function attemptRows(events: HistoryEvent[]): AttemptRow[] {
+  const rows = new Map<string, AttemptRow>();
+  const scheduledAt = new Map<string, Date>();
+  for (const event of events) {
+    const id = String(event.eventId);
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    const child = event.startChildWorkflowExecutionInitiatedEventAttributes;
+    if (scheduled || child) {
+      const type = scheduled ? scheduled.activityType!.name! : child!.workflowType!.name!;
+      const label = summaryOf(event) ?? (child ? `${type} ${child.workflowId}` : type);
+      scheduledAt.set(id, toDate(event.eventTime));
+      rows.set(id, {
+        kind: scheduled ? 'activity' : 'child-workflow',
+        label,
+        type,
+        attempt: Number(/\(attempt (\d+)\)$/.exec(label)?.[1] ?? 1),
+        taskQueue: (scheduled ?? child)!.taskQueue?.name ?? undefined,
+        startedAt: toDate(event.eventTime).toISOString(),
+        durationMs: null,
+        outcome: 'running',
+        repair: label.startsWith('repair '),
+      });
+      continue;
+    }
+    const end = closingOf(event);
+    if (!end) continue;
+    const row = rows.get(end.ref);
+    if (!row) continue;
+    row.outcome = end.outcome;
+    row.durationMs = toDate(event.eventTime).getTime() - scheduledAt.get(end.ref)!.getTime();
+    Object.assign(row, failureOf(end.failure));
+  }
+  return [...rows.values()];
+}
+
+function closingOf(a: HistoryEvent): { ref: string; outcome: AttemptRow['outcome']; failure?: temporal.api.failure.v1.IFailure | null } | undefined {
+  if (a.activityTaskCompletedEventAttributes) return { ref: String(a.activityTaskCompletedEventAttributes.scheduledEventId), outcome: 'completed' };
+  if (a.activityTaskFailedEventAttributes) return { ref: String(a.activityTaskFailedEventAttributes.scheduledEventId), outcome: 'failed', failure: a.activityTaskFailedEventAttributes.failure };
+  if (a.activityTaskTimedOutEventAttributes) return { ref: String(a.activityTaskTimedOutEventAttributes.scheduledEventId), outcome: 'timed-out', failure: a.activityTaskTimedOutEventAttributes.failure };
+  if (a.activityTaskCanceledEventAttributes) return { ref: String(a.activityTaskCanceledEventAttributes.scheduledEventId), outcome: 'cancelled' };
+  if (a.childWorkflowExecutionCompletedEventAttributes) return { ref: String(a.childWorkflowExecutionCompletedEventAttributes.initiatedEventId), outcome: 'completed' };
+  if (a.childWorkflowExecutionFailedEventAttributes) return { ref: String(a.childWorkflowExecutionFailedEventAttributes.initiatedEventId), outcome: 'failed', failure: a.childWorkflowExecutionFailedEventAttributes.failure };
+  if (a.childWorkflowExecutionTimedOutEventAttributes) return { ref: String(a.childWorkflowExecutionTimedOutEventAttributes.initiatedEventId), outcome: 'timed-out' };
+  if (a.childWorkflowExecutionCanceledEventAttributes) return { ref: String(a.childWorkflowExecutionCanceledEventAttributes.initiatedEventId), outcome: 'cancelled' };
+  if (a.childWorkflowExecutionTerminatedEventAttributes) return { ref: String(a.childWorkflowExecutionTerminatedEventAttributes.initiatedEventId), outcome: 'terminated' };
+  return undefined;
+}

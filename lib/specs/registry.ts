@@ -1,0 +1,12 @@
+// Which input schema each startable workflow type has: imagectl validates spec files with it,
+// and the workflow validates its input with the same one, whatever surface started it.
+import type { z } from 'zod';
+import { ImportSpec } from './importSpec';
+import { RepairManifestsSpec } from './repairSpec';
+
+export const workflowInputSchemas: Record<string, z.ZodType> = {
+  importImage: ImportSpec,
+  repairManifests: RepairManifestsSpec,
+};
+
+export const defaultWorkflowType = 'importImage';
