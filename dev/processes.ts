@@ -12,6 +12,8 @@ export interface ProcessRecord {
   argv: string[];
   /** Fingerprint of the code the process runs; a different one means it must be restarted. */
   codeHash?: string;
+  /** The identity a worker process polls Temporal with (WORKER_IDENTITY). */
+  identity?: string;
 }
 
 const pidFile = (name: string) => path.join(pidDir, `${name}.json`);
@@ -39,7 +41,7 @@ export function isRunning(record: ProcessRecord | undefined): record is ProcessR
 export function startProcess(
   name: string,
   argv: string[],
-  options: { env?: Record<string, string>; codeHash?: string } = {},
+  options: { env?: Record<string, string>; codeHash?: string; identity?: string } = {},
 ): ProcessRecord {
   fs.mkdirSync(logDir, { recursive: true });
   fs.mkdirSync(pidDir, { recursive: true });
@@ -47,12 +49,12 @@ export function startProcess(
   const child = spawn(argv[0], argv.slice(1), {
     detached: true,
     stdio: ['ignore', log, log],
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...options.env, ...(options.identity ? { WORKER_IDENTITY: options.identity } : {}) },
   });
   fs.closeSync(log);
   if (child.pid === undefined) throw new Error(`could not start ${name}: ${argv.join(' ')}`);
   child.unref();
-  const record: ProcessRecord = { pid: child.pid, argv, codeHash: options.codeHash };
+  const record: ProcessRecord = { pid: child.pid, argv, codeHash: options.codeHash, identity: options.identity };
   fs.writeFileSync(pidFile(name), JSON.stringify(record));
   return record;
 }

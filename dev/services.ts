@@ -7,6 +7,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { createS3Client } from '../activities/s3/client';
+import { iscsiServerTaskQueue } from '../lib/taskQueues';
+import type { ProcessRecord } from './processes';
 import { devStack, projectRoot, stackEnvironment, stateDir, type IscsiServer } from './config';
 
 export interface Service {
@@ -15,7 +17,9 @@ export interface Service {
   env?(): Record<string, string>;
   /** Code whose change requires a restart (project sources); absent for third-party servers. */
   codeHash?(): string;
-  healthy(): Promise<boolean>;
+  /** Workers: identified to Temporal by a per-start identity, so an old poller is not mistaken for this one. */
+  worker?: boolean;
+  healthy(record: ProcessRecord): Promise<boolean>;
   /** Addresses the service listens on: checked free before it starts. */
   listens?(): { host: string; port: number }[];
   /** Run once after the service first turns healthy (bucket creation, ...). */
@@ -59,7 +63,7 @@ async function temporalHealthy(): Promise<boolean> {
   }
 }
 
-async function pollerCount(taskQueue: string, kind: 'workflow' | 'activity'): Promise<number> {
+async function hasPoller(taskQueue: string, kind: 'workflow' | 'activity', identity: string | undefined): Promise<boolean> {
   const connection = await Connection.connect({ address: devStack.temporal.address, connectTimeout: 1000 });
   try {
     const response = await connection.workflowService.describeTaskQueue({
@@ -67,7 +71,7 @@ async function pollerCount(taskQueue: string, kind: 'workflow' | 'activity'): Pr
       taskQueue: { name: taskQueue },
       taskQueueType: kind === 'workflow' ? 1 : 2,
     });
-    return response.pollers?.length ?? 0;
+    return (response.pollers ?? []).some((poller) => poller.identity === identity);
   } finally {
     await connection.close();
   }
@@ -176,7 +180,8 @@ const orchestratorWorker: Service = {
   argv: () => [tsx(), path.join(projectRoot, 'workers', 'main.ts'), '--role', 'orchestrator'],
   env: stackEnvironment,
   codeHash: () => hashSources(codeDirs),
-  healthy: async () => (await pollerCount(devStack.temporal.taskQueue, 'workflow')) > 0,
+  worker: true,
+  healthy: (record) => hasPoller(devStack.temporal.taskQueue, 'workflow', record.identity),
   startTimeoutMs: 120_000,
 };
 
@@ -186,7 +191,8 @@ function iscsiServerAgent(server: IscsiServer): Service {
     argv: () => [tsx(), path.join(projectRoot, 'workers', 'main.ts'), '--role', 'iscsi-server', '--server', server.name],
     env: () => ({ ...stackEnvironment(), TGT_CONTROL_PORT: String(server.controlPort) }),
     codeHash: () => hashSources(codeDirs),
-    healthy: async () => (await pollerCount(`iscsi-server-${server.name}`, 'activity')) > 0,
+    worker: true,
+    healthy: (record) => hasPoller(iscsiServerTaskQueue(server.name), 'activity', record.identity),
     startTimeoutMs: 60_000,
   };
 }

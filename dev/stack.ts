@@ -1,4 +1,6 @@
 // dev/stack.ts up|down|status: the embedded dev stack, idempotent, health-checked, stopped by PID.
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import { devStack } from './config';
 import { isRunning, logFile, readRecord, startProcess, stopProcess, waitUntil } from './processes';
 import { services, tcpOpen, type Service } from './services';
@@ -13,7 +15,7 @@ async function ensureUp(service: Service): Promise<void> {
   const codeHash = service.codeHash?.();
   if (isRunning(record)) {
     if (record.codeHash === codeHash) {
-      await waitUntil(service.name, service.healthy, { timeoutMs: service.startTimeoutMs, logName: service.name });
+      await waitUntil(service.name, () => service.healthy(record), { timeoutMs: service.startTimeoutMs, logName: service.name });
       return;
     }
     console.log(`${service.name}: code changed, restarting`);
@@ -25,14 +27,15 @@ async function ensureUp(service: Service): Promise<void> {
     }
   }
   process.stdout.write(`${service.name}: starting ... `);
-  const started = Date.now();
-  startProcess(service.name, service.argv(), { env: service.env?.(), codeHash });
-  await waitUntil(service.name, async () => isRunning(readRecord(service.name)) && service.healthy(), {
+  const startedAt = Date.now();
+  const identity = service.worker ? `${service.name}-${randomUUID().slice(0, 8)}@${os.hostname()}` : undefined;
+  const started = startProcess(service.name, service.argv(), { env: service.env?.(), codeHash, identity });
+  await waitUntil(service.name, async () => isRunning(readRecord(service.name)) && service.healthy(started), {
     timeoutMs: service.startTimeoutMs,
     logName: service.name,
   });
   await service.afterStart?.();
-  console.log(`healthy in ${((Date.now() - started) / 1000).toFixed(1)}s (log ${logFile(service.name)})`);
+  console.log(`healthy in ${((Date.now() - startedAt) / 1000).toFixed(1)}s (log ${logFile(service.name)})`);
 }
 
 async function down(): Promise<void> {
@@ -46,7 +49,7 @@ async function status(): Promise<boolean> {
   for (const service of services()) {
     const record = readRecord(service.name);
     const running = isRunning(record);
-    const healthy = running && (await service.healthy().catch(() => false));
+    const healthy = running && (await service.healthy(record).catch(() => false));
     allUp &&= healthy;
     console.log(`${service.name.padEnd(22)} ${healthy ? 'healthy' : running ? 'running, not healthy' : 'stopped'}${running ? `  pid ${record.pid}` : ''}`);
   }

@@ -10,5 +10,8 @@ export function temporalSettingsFromEnv(env: NodeJS.ProcessEnv = process.env) {
 
 export const connectWorker = () => NativeConnection.connect({ address: temporalSettingsFromEnv().address });
 
+/** The dev stack names each worker process, so its health check finds this very process polling. */
+export const workerIdentity = () => process.env.WORKER_IDENTITY;
+
 /** Long uploads need time to stop cleanly: the SDK's default grace time of 0 cancels them at once. */
 export const shutdownGraceTime = '30s';

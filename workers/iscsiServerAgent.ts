@@ -1,7 +1,7 @@
 import { Worker } from '@temporalio/worker';
 import { createIscsiServerActivities } from '../activities/iscsiServer';
 import { iscsiServerTaskQueue } from '../lib/taskQueues';
-import { connectWorker, shutdownGraceTime, temporalSettingsFromEnv } from './connection';
+import { connectWorker, shutdownGraceTime, temporalSettingsFromEnv, workerIdentity } from './connection';
 
 export async function runIscsiServerAgent(options: { server: string }): Promise<void> {
   const worker = await Worker.create({
@@ -12,6 +12,7 @@ export async function runIscsiServerAgent(options: { server: string }): Promise<
     // One operation at a time on a server: targetcli/tgtadm changes must not interleave.
     maxConcurrentActivityTaskExecutions: 1,
     shutdownGraceTime,
+    identity: workerIdentity(),
   });
   await worker.run();
 }

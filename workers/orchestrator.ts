@@ -1,7 +1,7 @@
 import { Worker } from '@temporalio/worker';
 import { createRequire } from 'node:module';
 import { createOrchestratorActivities } from '../activities/orchestrator';
-import { connectWorker, shutdownGraceTime, temporalSettingsFromEnv } from './connection';
+import { connectWorker, shutdownGraceTime, temporalSettingsFromEnv, workerIdentity } from './connection';
 
 const require = createRequire(import.meta.url);
 
@@ -14,6 +14,7 @@ export async function runOrchestrator(options: { taskQueue?: string }): Promise<
     workflowsPath: require.resolve('../workflows/index.ts'),
     activities: createOrchestratorActivities(),
     shutdownGraceTime,
+    identity: workerIdentity(),
   });
   await worker.run();
 }
