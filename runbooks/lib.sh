@@ -1,0 +1,65 @@
+# Shared by the runbooks: start a workflow with `tctl` where it is installed (RUNBOOK_CLI=tctl),
+# otherwise with the `temporal` CLI, wait for it, and turn its outcome into an exit code.
+# Connection: TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE, as for the CLIs themselves.
+
+: "${TEMPORAL_ADDRESS:=127.0.0.1:7233}"
+: "${TEMPORAL_NAMESPACE:=default}"
+: "${IMAGE_TASK_QUEUE:=boot-image}"
+export TEMPORAL_ADDRESS TEMPORAL_NAMESPACE
+
+RUNBOOK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PATH="$RUNBOOK_DIR/../.dev/venv/bin:$PATH"
+
+if [[ -z ${RUNBOOK_CLI:-} ]]; then
+  if command -v tctl >/dev/null; then RUNBOOK_CLI=tctl; else RUNBOOK_CLI=temporal; fi
+fi
+
+log() { printf '%s runbook: %s\n' "$(date -u +%H:%M:%SZ)" "$*" >&2; }
+
+# run_workflow TYPE WORKFLOW_ID INPUT_JSON: starts, waits, prints the result JSON on stdout.
+# Returns 0 when the workflow completed, 1 when it failed (its failure is printed on stderr).
+run_workflow() {
+  local type=$1 id=$2 input=$3
+  log "starting $type as $id with $RUNBOOK_CLI"
+  if [[ $RUNBOOK_CLI == tctl ]]; then
+    tctl --address "$TEMPORAL_ADDRESS" --namespace "$TEMPORAL_NAMESPACE" workflow start \
+      --taskqueue "$IMAGE_TASK_QUEUE" --workflow_type "$type" --workflow_id "$id" --input "$input" >&2 || return 2
+    tctl --address "$TEMPORAL_ADDRESS" --namespace "$TEMPORAL_NAMESPACE" workflow observe --workflow_id "$id" >&2
+    local status
+    status=$(tctl --address "$TEMPORAL_ADDRESS" --namespace "$TEMPORAL_NAMESPACE" workflow describe --workflow_id "$id" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["workflowExecutionInfo"]["status"])')
+    [[ $status == *COMPLETED* || $status == Completed ]]
+    return
+  fi
+  temporal workflow start --task-queue "$IMAGE_TASK_QUEUE" --type "$type" --workflow-id "$id" --input "$input" >/dev/null || return 2
+  local result
+  if result=$(temporal workflow result --workflow-id "$id" --output json); then
+    python3 -c '
+import json, sys
+attrs = json.load(sys.stdin)["closeEvent"]["workflowExecutionCompletedEventAttributes"]
+print(json.dumps((attrs.get("result") or [None])[0], indent=2))
+' <<<"$result"
+  else
+    python3 -c '
+import json, sys
+event = json.load(sys.stdin).get("closeEvent", {})
+attrs = next((v for k, v in event.items() if k.endswith("EventAttributes")), {})
+failure = attrs.get("failure", {})
+kind = failure.get("applicationFailureInfo", {}).get("type", "")
+print(f"workflow failed{f\" ({kind})\" if kind else \"\"}: {failure.get(\"message\", \"see the workflow history\")}", file=sys.stderr)
+' <<<"$result"
+    log "details: imagectl history $id"
+    return 1
+  fi
+}
+
+# json_field JSON PATH: one field of a JSON document (PATH like .imageId or .manifest.etag).
+json_field() {
+  python3 -c '
+import json, sys
+value = json.loads(sys.argv[1])
+for part in sys.argv[2].strip(".").split("."):
+    value = value[part]
+print(value if not isinstance(value, (dict, list)) else json.dumps(value))
+' "$1" "$2"
+}
