@@ -1,4 +1,6 @@
 // The activities the central orchestrator worker runs, built from the environment.
+import { createCfsActivities } from './cfs/activities';
+import { CfsClient } from './cfs/client';
 import { CsmClient, csmSettingsFromEnv } from './csm/client';
 import { createImsActivities } from './ims/activities';
 import { ImsClient } from './ims/client';
@@ -17,6 +19,7 @@ export function createOrchestratorActivities(env: NodeJS.ProcessEnv = process.en
     ...createImportPreflightActivities(store),
     ...createManifestActivities(store),
     ...createImsActivities(new ImsClient(csm)),
+    ...createCfsActivities(new CfsClient(csm)),
   };
 }
 

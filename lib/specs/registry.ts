@@ -1,12 +1,14 @@
 // Which input schema each startable workflow type has: imagectl validates spec files with it,
 // and the workflow validates its input with the same one, whatever surface started it.
 import type { z } from 'zod';
+import { CustomizeSpec } from './customizeSpec';
 import { ImportSpec } from './importSpec';
 import { RepairManifestsSpec } from './repairSpec';
 
 export const workflowInputSchemas: Record<string, z.ZodType> = {
   importImage: ImportSpec,
   repairManifests: RepairManifestsSpec,
+  customizeImage: CustomizeSpec,
 };
 
 export const defaultWorkflowType = 'importImage';
