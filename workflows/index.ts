@@ -3,3 +3,4 @@ export { checkStack } from './checkStack';
 export { importImage } from './importImage';
 export { repairManifests } from './repairManifests';
 export { customizeImage } from './customizeImage';
+export { imageLifecycle } from './imageLifecycle';

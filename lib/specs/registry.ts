@@ -3,12 +3,14 @@
 import type { z } from 'zod';
 import { CustomizeSpec } from './customizeSpec';
 import { ImportSpec } from './importSpec';
+import { LifecycleSpec } from './lifecycleSpec';
 import { RepairManifestsSpec } from './repairSpec';
 
 export const workflowInputSchemas: Record<string, z.ZodType> = {
+  imageLifecycle: LifecycleSpec,
   importImage: ImportSpec,
   repairManifests: RepairManifestsSpec,
   customizeImage: CustomizeSpec,
 };
 
-export const defaultWorkflowType = 'importImage';
+export const defaultWorkflowType = 'imageLifecycle';
