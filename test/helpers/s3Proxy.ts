@@ -1,0 +1,55 @@
+// A pass-through HTTP proxy in front of the real S3 server, for tests: it counts the body bytes
+// of uploads (to measure what is sent again after a crash) and can answer chosen requests with a
+// 503 instead of forwarding them. The Host header is kept, so SigV4 signatures stay valid.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface S3Proxy {
+  endpoint: string;
+  /** Body bytes of PUT requests (PutObject, UploadPart) forwarded to S3. */
+  uploadedBytes(): number;
+  /** Answer the next `count` requests that match with 503 SlowDown. */
+  failNext(count: number, matches?: (req: http.IncomingMessage) => boolean): void;
+  failuresInjected(): number;
+  close(): Promise<void>;
+}
+
+export async function startS3Proxy(target: string): Promise<S3Proxy> {
+  const upstream = new URL(target);
+  let uploaded = 0;
+  let injected = 0;
+  let pending: { count: number; matches: (req: http.IncomingMessage) => boolean } = { count: 0, matches: () => true };
+
+  const server = http.createServer((req, res) => {
+    if (pending.count > 0 && pending.matches(req)) {
+      pending.count--;
+      injected++;
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>injected by the test proxy</Message></Error>');
+      return;
+    }
+    const forward = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    forward.on('error', () => res.destroy());
+    if (req.method === 'PUT') req.on('data', (chunk: Buffer) => (uploaded += chunk.length));
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    uploadedBytes: () => uploaded,
+    failNext(count, matches = () => true) {
+      pending = { count, matches };
+    },
+    failuresInjected: () => injected,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,47 @@
+// A real orchestrator worker in a child process, on a task queue of the test's own, so a test can
+// kill it mid-activity (SIGKILL) the way a crashed host would.
+import { execa, type ResultPromise } from 'execa';
+import { randomUUID } from 'node:crypto';
+import { devStack, stackEnvironment } from '../../dev/config';
+import { connectClient } from './temporal';
+
+export interface WorkerProcess {
+  pid: number;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function startWorkerProcess(taskQueue: string, env: Record<string, string> = {}): Promise<WorkerProcess> {
+  const identity = `test-worker-${randomUUID().slice(0, 8)}`;
+  const child: ResultPromise = execa('tsx', ['workers/main.ts', '--role', 'orchestrator', '--task-queue', taskQueue], {
+    env: { ...stackEnvironment(), ...env, WORKER_IDENTITY: identity },
+    reject: false,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  let exited = false;
+  void child.then(() => (exited = true));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const client = await connectClient();
+  try {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const response = await client.workflowService.describeTaskQueue({
+        namespace: devStack.temporal.namespace,
+        taskQueue: { name: taskQueue },
+        taskQueueType: 2,
+      });
+      if (response.pollers?.some((p) => p.identity === identity)) break;
+      if (exited || Date.now() > deadline) throw new Error(`worker process did not start polling ${taskQueue}: ${stderr.slice(-2000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } finally {
+    await client.connection.close();
+  }
+  return {
+    pid: child.pid!,
+    async kill(signal = 'SIGTERM') {
+      child.kill(signal);
+      await child;
+    },
+  };
+}
