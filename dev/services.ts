@@ -189,7 +189,13 @@ function iscsiServerAgent(server: IscsiServer): Service {
   return {
     name: `worker-${server.name}`,
     argv: () => [tsx(), path.join(projectRoot, 'workers', 'main.ts'), '--role', 'iscsi-server', '--server', server.name],
-    env: () => ({ ...stackEnvironment(), TGT_CONTROL_PORT: String(server.controlPort) }),
+    env: () => ({
+      ...stackEnvironment(),
+      TGT_CONTROL_PORT: String(server.controlPort),
+      ISCSI_DRIVER: 'tgt',
+      ISCSI_CACHE_DIR: path.join(stateDir, 'iscsi-cache', server.name),
+      ISCSI_SECRETS_DIR: path.join(stateDir, 'secrets'),
+    }),
     codeHash: () => hashSources(codeDirs),
     worker: true,
     healthy: (record) => hasPoller(iscsiServerTaskQueue(server.name), 'activity', record.identity),

@@ -5,7 +5,7 @@
 //      in the same read and compared with S3's; or digest artifacts already in S3
 //   4. write manifest.json with S3's real etags, check it against S3 (repairing etag faults)
 //   5. link the manifest in IMS
-import { workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, workflowInfo } from '@temporalio/workflow';
 import { MediaType, s3Url, type Manifest, type ManifestArtifact } from '../lib/manifest';
 import { ImportSpec, artifactKinds, type ArtifactKind, type ArtifactSource, type ParsedImportSpec } from '../lib/specs/importSpec';
 import { FailureType } from '../lib/failures';
@@ -70,7 +70,8 @@ async function importArtifact(spec: ParsedImportSpec, imageId: string, kind: Art
     (previous) => streaming.uploadArtifact({ file: source.file, ...destination, partSizeMiB: spec.partSizeMiB, resume: previous?.heartbeatDetails }),
     { maxAttemptsByType: { [FailureType.ArtifactCorrupt]: 3 } },
   ).catch(async (error) => {
-    await central.abortUpload(destination).catch(() => undefined);
+    // Given up or cancelled: leave no multipart upload behind (a retry above resumes instead).
+    await CancellationScope.nonCancellable(() => attempt(`abort upload of ${kind}`, () => central.abortUpload(destination)));
     throw error;
   });
   return { link: { path: s3Url(destination), etag: uploaded.etag, type: 's3' }, md5: uploaded.md5, type: mediaTypes[kind] };

@@ -4,3 +4,4 @@ export { importImage } from './importImage';
 export { repairManifests } from './repairManifests';
 export { customizeImage } from './customizeImage';
 export { imageLifecycle } from './imageLifecycle';
+export { exportImage } from './exportImage';

@@ -2,6 +2,7 @@
 // and the workflow validates its input with the same one, whatever surface started it.
 import type { z } from 'zod';
 import { CustomizeSpec } from './customizeSpec';
+import { ExportSpec } from './exportSpec';
 import { ImportSpec } from './importSpec';
 import { LifecycleSpec } from './lifecycleSpec';
 import { RepairManifestsSpec } from './repairSpec';
@@ -11,6 +12,7 @@ export const workflowInputSchemas: Record<string, z.ZodType> = {
   importImage: ImportSpec,
   repairManifests: RepairManifestsSpec,
   customizeImage: CustomizeSpec,
+  exportImage: ExportSpec,
 };
 
 export const defaultWorkflowType = 'imageLifecycle';
