@@ -7,6 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { createS3Client } from '../activities/s3/client';
+import { showTargets } from '../activities/tgt/tgtadm';
 import { iscsiServerTaskQueue } from '../lib/taskQueues';
 import type { ProcessRecord } from './processes';
 import { devStack, projectRoot, stackEnvironment, stateDir, type IscsiServer } from './config';
@@ -152,9 +153,13 @@ function iscsiTarget(server: IscsiServer): Service {
     argv: () => ['/usr/sbin/tgtd', '-f', '-C', String(server.controlPort), '--iscsi', `portal=${server.address}:${server.port}`],
     listens: () => [{ host: server.address, port: server.port }],
     healthy: async () => (await tgtadm('--op', 'show', '--mode', 'sys')).exitCode === 0 && tcpOpen(server.address, server.port),
-    // tgtd ignores SIGTERM: take it offline, then delete the system.
+    // tgtd ignores SIGTERM: take it offline, delete its targets (the system delete refuses while
+    // any exist), then delete the system.
     stop: async () => {
       await tgtadm('--op', 'update', '--mode', 'sys', '--name', 'State', '-v', 'offline');
+      for (const target of await showTargets(server.controlPort)) {
+        await tgtadm('--lld', 'iscsi', '--op', 'delete', '--mode', 'target', '--tid', String(target.tid), '--force');
+      }
       await tgtadm('--op', 'delete', '--mode', 'system', '--force');
     },
     startTimeoutMs: 15_000,

@@ -1,15 +1,32 @@
 // tgtadm, the control tool of the userspace iSCSI target tgtd, addressed by its control port.
 import { execa } from 'execa';
 
+export interface TgtLun {
+  lun: number;
+  type: string;
+  /** tgtadm prints the size in whole MB (10^6 bytes): an approximation. */
+  sizeBytes: number;
+  backingStore: string | null;
+  serial: string;
+  scsiId: string;
+  readonly: boolean;
+}
+
 export interface TgtTarget {
   tid: number;
   iqn: string;
-  luns: { lun: number; type: string; sizeBytes: number; backingStore: string | null }[];
+  luns: TgtLun[];
+  /** Initiator names and addresses allowed in (`ALL` for any). */
   acls: string[];
+  /** CHAP accounts bound to the target. */
+  accounts: { user: string; outgoing: boolean }[];
 }
 
+export const tgtadmArgv = (controlPort: number, args: string[]): string[] => ['tgtadm', '-C', String(controlPort), '--lld', 'iscsi', ...args];
+
 export function tgtadm(controlPort: number, args: string[]) {
-  return execa('tgtadm', ['-C', String(controlPort), '--lld', 'iscsi', ...args]);
+  const [file, ...rest] = tgtadmArgv(controlPort, args);
+  return execa(file, rest);
 }
 
 export async function showTargets(controlPort: number): Promise<TgtTarget[]> {
@@ -21,11 +38,11 @@ export async function showTargets(controlPort: number): Promise<TgtTarget[]> {
 export function parseTargets(text: string): TgtTarget[] {
   const targets: TgtTarget[] = [];
   let section = '';
-  let lun: TgtTarget['luns'][number] | undefined;
+  let lun: TgtLun | undefined;
   for (const line of text.split('\n')) {
     const target = /^Target (\d+): (\S+)$/.exec(line);
     if (target) {
-      targets.push({ tid: Number(target[1]), iqn: target[2], luns: [], acls: [] });
+      targets.push({ tid: Number(target[1]), iqn: target[2], luns: [], acls: [], accounts: [] });
       section = '';
       continue;
     }
@@ -40,7 +57,7 @@ export function parseTargets(text: string): TgtTarget[] {
     if (section === 'LUN information') {
       const lunStart = /^LUN: (\d+)$/.exec(trimmed);
       if (lunStart) {
-        lun = { lun: Number(lunStart[1]), type: '', sizeBytes: 0, backingStore: null };
+        lun = { lun: Number(lunStart[1]), type: '', sizeBytes: 0, backingStore: null, serial: '', scsiId: '', readonly: false };
         current.luns.push(lun);
       } else if (lun) {
         const [key, ...rest] = trimmed.split(': ');
@@ -48,10 +65,28 @@ export function parseTargets(text: string): TgtTarget[] {
         if (key === 'Type') lun.type = value;
         if (key === 'Size') lun.sizeBytes = Number(/^(\d+) MB/.exec(value)?.[1] ?? 0) * 1_000_000;
         if (key === 'Backing store path') lun.backingStore = value === 'None' ? null : value;
+        if (key === 'SCSI SN') lun.serial = value;
+        if (key === 'SCSI ID') lun.scsiId = value;
+        if (key === 'Readonly') lun.readonly = value === 'Yes';
       }
     } else if (section === 'ACL information' && trimmed) {
       current.acls.push(trimmed);
+    } else if (section === 'Account information' && trimmed) {
+      const account = /^(\S+)( \(outgoing\))?$/.exec(trimmed);
+      if (account) current.accounts.push({ user: account[1], outgoing: Boolean(account[2]) });
     }
   }
   return targets;
 }
+
+/** Parses `tgtadm --op show --mode account`: "Account list:" then one user per line. */
+export const parseAccounts = (text: string): string[] =>
+  text
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim())
+    .filter(Boolean);
+
+/** Parses `tgtadm --op show --mode portal`: lines like "Portal: 127.0.0.2:3260,1". */
+export const parsePortals = (text: string): { address: string; port: number }[] =>
+  [...text.matchAll(/^Portal: (.+):(\d+),\d+$/gm)].map((m) => ({ address: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) }));

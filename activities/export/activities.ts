@@ -1,0 +1,101 @@
+// The export activities an iSCSI server's agent runs on that server: stage the artifact, then export it
+// through the server's target driver (tgt or LIO, chosen by ISCSI_DRIVER).
+import { Context } from '@temporalio/activity';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { z } from 'zod';
+import { FailureType, permanentFailure } from '../../lib/failures';
+import { lunIdentity } from '../../lib/lunIdentity';
+import { expandNodeset, NodesetSyntaxError } from '../../lib/nodeset';
+import { createLioDriver, saveconfigPaths } from '../lio/driver';
+import { createTgtDriver } from '../tgt/driver';
+import { localRunner, sshRunner, type CommandRunner } from './commandRunner';
+import type { ExportResult, ExportedLun, RemoveResult, TargetDriver } from './driver';
+import { ArtifactLinkInput, ExportInput, StageInput, type Initiators } from './inputs';
+import { fileSecretResolver } from './secrets';
+import { stageArtifact, type Progress, type StageResult } from './staging';
+
+export interface ExportAgentSettings {
+  server: string;
+  driver: TargetDriver;
+  s3: S3Client;
+  cacheDir: string;
+}
+
+export function createExportActivities({ server, driver, s3, cacheDir }: ExportAgentSettings) {
+  return {
+    async stageArtifact(raw: StageInput): Promise<StageResult & { server: string }> {
+      const request = parse(StageInput, raw);
+      const context = currentContext();
+      const result = await stageArtifact(
+        { s3, cacheDir, onProgress: context ? throttled((p: Progress) => context.heartbeat(p)) : undefined, signal: context?.cancellationSignal },
+        request,
+      );
+      return { server, ...result };
+    },
+
+    async ensureExport(raw: ExportInput): Promise<ExportResult> {
+      const input = parse(ExportInput, raw);
+      return driver.ensureExport({ ...input, identity: lunIdentity(input), initiators: initiatorIqns(input.initiators) });
+    },
+
+    async removeExport(raw: z.infer<typeof ArtifactLinkInput>): Promise<RemoveResult> {
+      return driver.removeExport(lunIdentity(parse(ArtifactLinkInput, raw)));
+    },
+
+    async listExports(): Promise<{ server: string; exports: ExportedLun[] }> {
+      return { server, exports: await driver.listExports() };
+    },
+  };
+}
+
+export type ExportActivities = ReturnType<typeof createExportActivities>;
+
+/** The driver for this server from the environment: ISCSI_DRIVER=tgt|lio and its settings (README.md). */
+export function targetDriverFromEnv(server: string, env: NodeJS.ProcessEnv = process.env): TargetDriver {
+  const runner: CommandRunner = env.ISCSI_SSH_DESTINATION ? sshRunner(env.ISCSI_SSH_DESTINATION) : localRunner();
+  const secrets = fileSecretResolver(env.ISCSI_SECRETS_DIR ?? '/etc/boot-image-agent/secrets');
+  const kind = env.ISCSI_DRIVER ?? 'tgt';
+  if (kind === 'lio') return createLioDriver({ server, runner, secrets, saveconfigPath: env.LIO_SAVECONFIG ?? saveconfigPaths.redhatSuse });
+  if (kind !== 'tgt') throw new Error(`ISCSI_DRIVER must be tgt or lio, not ${JSON.stringify(kind)}`);
+  const controlPort = Number(env.TGT_CONTROL_PORT ?? 0);
+  if (!Number.isInteger(controlPort) || controlPort < 0) throw new Error(`TGT_CONTROL_PORT is not a port index: ${env.TGT_CONTROL_PORT}`);
+  return createTgtDriver({ server, controlPort, runner, secrets });
+}
+
+function initiatorIqns(initiators: Initiators): string[] | 'generate-node-acls' {
+  if (typeof initiators === 'string' || Array.isArray(initiators)) return initiators;
+  try {
+    return expandNodeset(initiators.nodes).map((node) => initiators.iqnPattern.replaceAll('{node}', node));
+  } catch (error) {
+    if (error instanceof NodesetSyntaxError) throw permanentFailure(FailureType.InvalidInput, error.message);
+    throw error;
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, raw: unknown): T {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw permanentFailure(FailureType.InvalidInput, parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
+  }
+  return parsed.data;
+}
+
+/** The activity context, or undefined when called outside an activity (scripts, plain unit tests). */
+function currentContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
+function throttled(report: (progress: Progress) => void, intervalMs = 1000): (progress: Progress) => void {
+  let last = 0;
+  return (progress) => {
+    const now = Date.now();
+    if (now - last >= intervalMs || progress.bytesDone === progress.bytesTotal) {
+      last = now;
+      report(progress);
+    }
+  };
+}

@@ -1,0 +1,66 @@
+// One interface for the iSCSI target software on a server: LIO (targetcli) in production, tgt (tgtadm)
+// in the dev stack and tests. A driver acts on the server it runs on (or reaches through its command runner).
+import type { LunIdentity } from '../../lib/lunIdentity';
+
+/** References into the server's secret store: only names travel through Temporal, never the values. */
+export interface ChapRefs {
+  userRef: string;
+  secretRef: string;
+  /** Mutual CHAP: the credentials the target presents to the initiator. */
+  mutual?: { userRef: string; secretRef: string };
+}
+
+export interface Portal {
+  address: string;
+  port: number;
+}
+
+export interface ExportSpec {
+  identity: LunIdentity;
+  /** The staged, verified local copy of the artifact (see staging.ts). */
+  backingFile: string;
+  sizeBytes: number;
+  /** One ACL per initiator IQN, or accept any initiator (LIO `generate_node_acls`, tgt `ALL`). */
+  initiators: string[] | 'generate-node-acls';
+  chap?: ChapRefs;
+  portals: Portal[];
+}
+
+export interface ExportResult {
+  server: string;
+  iqn: string;
+  lun: number;
+  wwid: string;
+  serial: string;
+  portals: Portal[];
+  /** True when this call created the LUN; false when a LUN with the same identity already existed. */
+  created: boolean;
+  /** What this call changed (LUN, ACLs, CHAP, portals...); empty when the export was already complete. */
+  changes: string[];
+}
+
+export interface ExportedLun {
+  iqn: string;
+  lun: number;
+  serial: string;
+  backingFile: string | null;
+  sizeBytes: number;
+  readonly: boolean;
+}
+
+export interface RemoveResult {
+  server: string;
+  removed: boolean;
+  changes: string[];
+}
+
+export interface TargetDriver {
+  readonly kind: 'tgt' | 'lio';
+  /** Idempotent: an existing LUN with the same identity is kept and reported with `created: false`. */
+  ensureExport(spec: ExportSpec): Promise<ExportResult>;
+  /** Removes the LUN (and its backstore) carrying this identity wherever it is; absent is not an error. */
+  removeExport(identity: LunIdentity): Promise<RemoveResult>;
+  listExports(): Promise<ExportedLun[]>;
+  /** Persists the running configuration so it survives a restart of the target service. */
+  saveConfig(): Promise<{ saved: boolean; path?: string }>;
+}
