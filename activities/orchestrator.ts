@@ -8,6 +8,7 @@ import { createImportPreflightActivities } from './import/preflight';
 import { createManifestActivities } from './manifest/activities';
 import { ObjectStore } from './manifest/objectStore';
 import { createS3Client, s3SettingsFromEnv } from './s3/client';
+import { createS3ImportActivities } from './s3/importActivities';
 import { createS3RoundTripActivities } from './s3/roundTrip';
 
 export function createOrchestratorActivities(env: NodeJS.ProcessEnv = process.env) {
@@ -16,6 +17,7 @@ export function createOrchestratorActivities(env: NodeJS.ProcessEnv = process.en
   const csm = new CsmClient(csmSettingsFromEnv(env));
   return {
     ...createS3RoundTripActivities(s3),
+    ...createS3ImportActivities(s3),
     ...createImportPreflightActivities(store),
     ...createManifestActivities(store),
     ...createImsActivities(new ImsClient(csm)),

@@ -3,8 +3,8 @@
 // part boundaries taken from S3 itself); the file is written under a temporary name and renamed only when
 // both match the manifest, so a partial or corrupt file never carries the final name (LIO and tgtd fix a
 // LUN's size at creation).
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { FailureType, permanentFailure, transientFailure } from '../../lib/failures';
 import { lunIdentity } from '../../lib/lunIdentity';
 import { parseS3Url, stripQuotes } from '../../lib/manifest';
+import { describeObjectLayout, objectDigest, type ObjectLayout } from '../s3/objectDigest';
 
 export interface StageRequest {
   /** The manifest's entry for the artifact: where it is, and what it must hash to. */
@@ -49,7 +50,7 @@ export const stagedPath = (cacheDir: string, request: Pick<StageRequest, 'linkPa
 
 export async function stageArtifact(settings: StagingSettings, request: StageRequest): Promise<StageResult> {
   const { bucket, key } = parseS3Url(request.linkPath);
-  const object = await describeObject(settings.s3, bucket, key);
+  const object = await describeObjectLayout(settings.s3, bucket, key);
   if (object.etag !== stripQuotes(request.linkEtag)) {
     throw permanentFailure(FailureType.ManifestEtagFault, `${request.linkPath}: manifest etag ${request.linkEtag} but S3 has ${object.etag}`, {
       path: request.linkPath,
@@ -84,39 +85,13 @@ export async function stageArtifact(settings: StagingSettings, request: StageReq
   }
 }
 
-interface ObjectLayout {
-  etag: string;
-  size: number;
-  multipart: boolean;
-  /** One entry per part of a multipart upload; a single entry for a plain PUT. */
-  partSizes: number[];
-}
-
-async function describeObject(s3: S3Client, bucket: string, key: string): Promise<ObjectLayout> {
-  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-  const etag = stripQuotes(head.ETag ?? '');
-  const size = head.ContentLength ?? 0;
-  const parts = Number(/-(\d+)$/.exec(etag)?.[1] ?? 0);
-  if (!parts) return { etag, size, multipart: false, partSizes: [size] };
-  // Parts need not be equal: ask S3 for each one's length rather than guess the uploader's part size.
-  const partSizes: number[] = [];
-  for (let partNumber = 1; partNumber <= parts; partNumber++) {
-    const part = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, PartNumber: partNumber }));
-    partSizes.push(part.ContentLength ?? 0);
-  }
-  if (partSizes.reduce((a, b) => a + b, 0) !== size) throw new Error(`s3://${bucket}/${key}: part lengths do not add up to the object size`);
-  return { etag, size, multipart: true, partSizes };
-}
-
 async function download(settings: StagingSettings, object: { bucket: string; key: string } & ObjectLayout, file: string) {
   const response = await settings.s3.send(new GetObjectCommand({ Bucket: object.bucket, Key: object.key }), { abortSignal: settings.signal });
-  const whole = createHash('md5');
-  const etag = etagCalculator(object.partSizes, object.multipart);
+  const digest = objectDigest(object.partSizes, object.multipart);
   let bytesDone = 0;
   const hashing = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      whole.update(chunk);
-      etag.update(chunk);
+      digest.update(chunk);
       bytesDone += chunk.length;
       settings.onProgress?.({ bytesDone, bytesTotal: object.size });
       callback(null, chunk);
@@ -124,36 +99,7 @@ async function download(settings: StagingSettings, object: { bucket: string; key
   });
   await pipeline(response.Body as Readable, hashing, createWriteStream(file, { mode: 0o600 }), { signal: settings.signal });
   if (bytesDone !== object.size) throw transientFailure(FailureType.StagedFileCorrupt, `s3://${object.bucket}/${object.key}: got ${bytesDone} of ${object.size} bytes`);
-  return { md5: whole.digest('hex'), etag: etag.digest() };
-}
-
-/** The ETag S3 gives an object uploaded with these part sizes: md5 of the body, or md5(part md5s)-N. */
-function etagCalculator(partSizes: number[], multipart: boolean) {
-  const partDigests: Buffer[] = [];
-  let part: Hash = createHash('md5');
-  let partIndex = 0;
-  let leftInPart = partSizes[0];
-  return {
-    update(chunk: Buffer) {
-      let offset = 0;
-      while (offset < chunk.length) {
-        const take = Math.min(leftInPart, chunk.length - offset);
-        part.update(chunk.subarray(offset, offset + take));
-        offset += take;
-        leftInPart -= take;
-        if (leftInPart === 0 && partIndex < partSizes.length - 1) {
-          partDigests.push(part.digest());
-          part = createHash('md5');
-          leftInPart = partSizes[++partIndex];
-        }
-      }
-    },
-    digest(): string {
-      if (!multipart) return part.digest('hex');
-      const all = [...partDigests, part.digest()];
-      return `${createHash('md5').update(Buffer.concat(all)).digest('hex')}-${all.length}`;
-    },
-  };
+  return digest.digest();
 }
 
 async function md5OfFile(file: string): Promise<string> {

@@ -11,6 +11,8 @@ export interface S3Proxy {
   /** Answer the next `count` requests that match with 503 SlowDown. */
   failNext(count: number, matches?: (req: http.IncomingMessage) => boolean): void;
   failuresInjected(): number;
+  /** Make the next `count` HEAD answers report another ETag, as a corrupted store would. */
+  misreportEtag(count: number): void;
   close(): Promise<void>;
 }
 
@@ -18,6 +20,7 @@ export async function startS3Proxy(target: string): Promise<S3Proxy> {
   const upstream = new URL(target);
   let uploaded = 0;
   let injected = 0;
+  let misreports = 0;
   let pending: { count: number; matches: (req: http.IncomingMessage) => boolean } = { count: 0, matches: () => true };
 
   const server = http.createServer((req, res) => {
@@ -30,6 +33,10 @@ export async function startS3Proxy(target: string): Promise<S3Proxy> {
       return;
     }
     const forward = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      if (req.method === 'HEAD' && answer.statusCode === 200 && misreports > 0) {
+        misreports--;
+        answer.headers.etag = '"0123456789abcdef0123456789abcdef"';
+      }
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
     });
@@ -46,6 +53,9 @@ export async function startS3Proxy(target: string): Promise<S3Proxy> {
       pending = { count, matches };
     },
     failuresInjected: () => injected,
+    misreportEtag(count) {
+      misreports = count;
+    },
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
