@@ -124,9 +124,9 @@ describe('resumable upload to the real S3 server', () => {
 
   it('refuses a missing file as InvalidInput', async () => {
     const env = new MockActivityEnvironment();
-    const error = await env
+    const error = (await env
       .run(createS3ImportActivities(s3).uploadArtifact, { file: path.join(dir, 'absent'), bucket: 'boot-images', key: uniqueId('upload/absent'), partSizeMiB: 5 })
-      .catch((e) => e);
+      .catch((e) => e)) as { type: string; message: string };
     expect(error.type).toBe('InvalidInput');
     expect(error.message).toContain('absent');
   });
