@@ -84,7 +84,7 @@ export class Ims {
       name: body.name as string,
       created: new Date().toISOString(),
       arch: (body.arch as ImageRecord['arch']) ?? 'x86_64',
-      link: link ?? null,
+      ...(link ? { link } : {}),
       metadata: metadata ? { [metadata.key as string]: String(metadata.value ?? '') } : {},
     };
     this.images[image.id] = image;

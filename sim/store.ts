@@ -16,7 +16,7 @@ export interface ImageRecord {
   name: string;
   created: string;
   arch: 'x86_64' | 'aarch64';
-  link?: { path: string; etag?: string; type: string } | null;
+  link?: { path: string; etag?: string; type: string };
   metadata: Record<string, string>;
 }
 

@@ -1,0 +1,58 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ImsClient } from '../../activities/ims/client';
+import { CsmHttpError } from '../../activities/csm/client';
+import { startHarness, type Harness } from './harness';
+
+describe('simulated gateway: tokens and fault injection', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ tokenLifetimeSeconds: 1 });
+  });
+  afterEach(() => h.expectNoViolations());
+  afterAll(() => h.close());
+
+  it('refuses API calls without a token, or with an expired one (401 problem JSON)', async () => {
+    const none = await fetch(`${h.sim.url}/apis/ims/v3/images`);
+    expect(none.status).toBe(401);
+    expect(await none.json()).toMatchObject({ status: 401, title: 'Unauthorized' });
+    const token = await h.token();
+    expect((await h.raw('GET', '/apis/ims/v3/images', undefined, token)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await h.raw('GET', '/apis/ims/v3/images', undefined, token)).status).toBe(401);
+  });
+
+  it('lets the client refresh its token before expiry and once on a 401', async () => {
+    const ims = new ImsClient(h.csm);
+    await ims.listImages();
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await ims.listImages();
+    h.sim.tokens.expireAll();
+    await ims.listImages();
+  });
+
+  it('refuses wrong client credentials', async () => {
+    const answer = await fetch(`${h.sim.url}/keycloak/realms/shasta/protocol/openid-connect/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'sim-test', client_secret: 'wrong' }),
+    });
+    expect(answer.status).toBe(401);
+  });
+
+  it('answers injected 503s and latency switched at run time, then serves again', async () => {
+    const ims = new ImsClient(h.csm);
+    await fetch(`${h.sim.url}/_sim/faults`, { method: 'PUT', body: JSON.stringify({ failNext: 2, errorStatus: 503, latencyMs: 150 }) });
+    const first = await ims.listImages().catch((e) => e);
+    expect(first).toBeInstanceOf(CsmHttpError);
+    expect(first.status).toBe(503);
+    expect(first.transient).toBe(true);
+    await ims.listImages().catch(() => undefined);
+    const started = Date.now();
+    await ims.listImages();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    await fetch(`${h.sim.url}/_sim/faults`, { method: 'PUT', body: JSON.stringify({ latencyMs: 0 }) });
+    const faults = await fetch(`${h.sim.url}/_sim/faults`).then((r) => r.json());
+    expect(faults.injected).toBe(2);
+    h.violations.length = 0; // injected 503s are the gateway's, on operations that do not list 503
+  });
+});
