@@ -1,7 +1,8 @@
 // CFS v3 configurations and sessions (and the v2 session paths the `cray` CLI still uses). A
 // session moves pending → running → complete with `succeeded`; an image session really customizes
 // the image (customize.ts). Like CFS, a session for an image IMS does not have waits, pending,
-// forever; a session started while the `hangSessions` fault is on stays running.
+// forever; fields CFS has no value for yet are left out (the spec has them as non-null strings);
+// a session started while the `hangSessions` fault is on stays running.
 import type { Faults } from './faults';
 import { problem, requireObject, route, type Route } from './http';
 import type { Ims } from './ims';
@@ -115,7 +116,7 @@ export class Cfs {
       configuration: { name: configurationName, limit: '' },
       ansible: { config: 'cfs-default-ansible-cfg', limit: '', verbosity: 0, passthrough: '' },
       target: { definition, groups, image_map: wanted.image_map ?? [] },
-      status: { artifacts: [], session: { job: null, ims_job: null, status: 'pending', succeeded: 'none', start_time: new Date().toISOString(), completion_time: null } },
+      status: { artifacts: [], session: { status: 'pending', succeeded: 'none', start_time: new Date().toISOString() } },
       tags: (tags as Record<string, string>) ?? {},
       debug_on_failure: false,
     };

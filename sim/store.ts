@@ -42,7 +42,7 @@ export interface CfsSession {
   target: { definition: string; groups: { name: string; members: string[] }[]; image_map: { source_id: string; result_name: string }[] };
   status: {
     artifacts: { image_id: string; result_id: string; type: string }[];
-    session: { job: string | null; ims_job: string | null; status: 'pending' | 'running' | 'complete'; succeeded: 'none' | 'true' | 'false' | 'unknown'; start_time: string; completion_time: string | null };
+    session: { job?: string; ims_job?: string; status: 'pending' | 'running' | 'complete'; succeeded: 'none' | 'true' | 'false' | 'unknown'; start_time: string; completion_time?: string };
   };
   tags: Record<string, string>;
   debug_on_failure: boolean;

@@ -51,7 +51,7 @@ describe('simulated gateway: tokens and fault injection', () => {
     await ims.listImages();
     expect(Date.now() - started).toBeGreaterThanOrEqual(150);
     await fetch(`${h.sim.url}/_sim/faults`, { method: 'PUT', body: JSON.stringify({ latencyMs: 0 }) });
-    const faults = await fetch(`${h.sim.url}/_sim/faults`).then((r) => r.json());
+    const faults = (await fetch(`${h.sim.url}/_sim/faults`).then((r) => r.json())) as { injected: number };
     expect(faults.injected).toBe(2);
     h.violations.length = 0; // injected 503s are the gateway's, on operations that do not list 503
   });
