@@ -1,8 +1,8 @@
 // CFS v3 configurations and sessions (and the v2 session paths the `cray` CLI still uses). A
 // session moves pending → running → complete with `succeeded`; an image session really customizes
-// the image (customize.ts). Like CFS, a session for an image IMS does not have waits, pending,
+// the image (customize.ts). Like CFS, a session whose image IMS does not have waits, pending,
 // forever; fields CFS has no value for yet are left out (the spec has them as non-null strings);
-// a session started while the `hangSessions` fault is on stays running.
+// a session started while the `hangSessions` fault is on stays running, even across a restart.
 import type { Faults } from './faults';
 import { problem, requireObject, route, type Route } from './http';
 import type { Ims } from './ims';
@@ -14,7 +14,6 @@ const namePattern = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9
 const definitions = ['image', 'spec', 'repo', 'dynamic'];
 
 export class Cfs {
-  private readonly hung = new Set<string>();
   private readonly active = new Set<string>();
   private timer?: NodeJS.Timeout;
 
@@ -65,7 +64,7 @@ export class Cfs {
       route('GET', `${v2}/sessions`, () => ({ status: 200, body: Object.values(this.sessions).map(v2Session) })),
       route('POST', `${v2}/sessions`, ({ body }) => {
         const input = requireObject(body);
-        return { status: 201, body: v2Session(this.createSession(input.name, input.configurationName, input.target, input.tags)) };
+        return { status: 200, body: v2Session(this.createSession(input.name, input.configurationName, input.target, input.tags)) };
       }),
       route('GET', `${v2}/sessions/{session_name}`, ({ params }) => ({ status: 200, body: v2Session(this.session(params.session_name)) })),
       route('DELETE', `${v2}/sessions/{session_name}`, ({ params }) => this.deleteSession(params.session_name)),
@@ -96,21 +95,21 @@ export class Cfs {
     return session;
   }
 
+  /** The checks CFS makes, in its order: the model (400), the name is free (409), the configuration exists (400), the target (400). */
   private createSession(name: unknown, configurationName: unknown, target: unknown, tags: unknown): CfsSession {
     if (typeof name !== 'string' || name.length > 45 || !namePattern.test(name)) {
       throw problem(400, 'Bad Request', 'name must be at most 45 characters of lowercase letters, digits, "-" and "."');
     }
-    if (typeof configurationName !== 'string' || !this.configurations[configurationName]) {
-      throw problem(400, 'Bad Request', `Configuration ${JSON.stringify(configurationName)} does not exist`);
-    }
-    if (this.sessions[name]) throw problem(409, 'Conflict', `A session with the name ${name} already exists`);
     const wanted = (target ?? {}) as Partial<CfsSession['target']>;
     const definition = wanted.definition ?? 'dynamic';
     if (!definitions.includes(definition)) throw problem(400, 'Bad Request', `target definition must be one of ${definitions.join(', ')}`);
-    const groups = wanted.groups ?? [];
-    if (definition === 'image' && (groups.length === 0 || groups.some((g) => !g.members?.length))) {
-      throw problem(400, 'Bad Request', 'an image target needs groups with at least one image id each');
+    if (this.sessions[name]) throw problem(409, 'Conflicting session name', `A session with the name ${name} already exists`);
+    if (typeof configurationName !== 'string' || !this.configurations[configurationName]) {
+      throw problem(400, 'Invalid configuration', `No configurations exist named ${configurationName}`);
     }
+    const groups = wanted.groups ?? [];
+    const targetProblem = checkTarget(definition, groups);
+    if (targetProblem) throw problem(400, 'Bad Request', targetProblem);
     const session: CfsSession = {
       name,
       configuration: { name: configurationName, limit: '' },
@@ -119,8 +118,8 @@ export class Cfs {
       status: { artifacts: [], session: { status: 'pending', succeeded: 'none', start_time: new Date().toISOString() } },
       tags: (tags as Record<string, string>) ?? {},
       debug_on_failure: false,
+      ...(this.faults.settings.hangSessions ? { hang: true as const } : {}),
     };
-    if (this.faults.settings.hangSessions) this.hung.add(name);
     this.sessions[name] = session;
     this.store.save();
     return session;
@@ -129,26 +128,31 @@ export class Cfs {
   private deleteSession(name: string) {
     this.session(name);
     delete this.sessions[name];
-    this.hung.delete(name);
     this.store.save();
     return { status: 204 };
   }
 
-  /** One step of every session that is not complete; survives a simulator restart. */
+  /**
+   * One step of every session that is not complete: pending → running (a tick at least), then the
+   * work. State is in the store, so sessions go on after a simulator restart.
+   */
   private advance(): void {
     for (const session of Object.values(this.sessions)) {
       const state = session.status.session;
       if (state.status === 'complete' || this.active.has(session.name)) continue;
+      const images = session.target.definition === 'image' ? session.target.groups.flatMap((g) => g.members) : [];
+      if (images.some((id) => !this.ims.images[id])) continue; // CFS waits for images that IMS does not have
+      if (state.status === 'pending') {
+        state.status = 'running';
+        state.job = `cfs-${session.name}`;
+        this.store.save();
+        continue;
+      }
+      if (session.hang) continue;
       if (session.target.definition !== 'image') {
         this.finish(session, 'true');
         continue;
       }
-      const images = session.target.groups.flatMap((g) => g.members);
-      if (images.some((id) => !this.ims.images[id])) continue; // CFS waits for images that IMS does not have
-      state.status = 'running';
-      state.job = `cfs-${session.name}`;
-      this.store.save();
-      if (this.hung.has(session.name)) continue;
       this.active.add(session.name);
       void this.run(session, images).finally(() => this.active.delete(session.name));
     }
@@ -186,7 +190,7 @@ export class Cfs {
 }
 
 function publicSession(session: CfsSession) {
-  const { logs: _logs, ...rest } = session;
+  const { logs: _logs, hang: _hang, ...rest } = session;
   return rest;
 }
 
@@ -204,3 +208,19 @@ function v2Session(session: CfsSession) {
     tags: session.tags,
   };
 }
+
+/** CFS's validate_session_target: groups only for spec and image targets, image members are UUIDs. */
+function checkTarget(definition: string, groups: CfsSession['target']['groups']): string | undefined {
+  if (definition === 'repo' || definition === 'dynamic') {
+    return groups.length ? `'${definition}' target definitions must not contain groups specifications.` : undefined;
+  }
+  if (groups.length === 0) return 'At least one target group must be specified.';
+  if (groups.some((group) => !Array.isArray(group?.members))) return 'Groups must be an object with the members property.';
+  if (groups.some((group) => group.members.length === 0)) return 'Group member lists must not be empty.';
+  if (groups.some((group) => group.members.includes(''))) return 'Group members must not be blank.';
+  const notUuids = groups.flatMap((group) => group.members.filter((member) => !uuidPattern.test(member)).map((member) => `(${group.name}, ${member})`));
+  if (definition === 'image' && notUuids.length) return `The following Image target group members are not valid UUIDs: ${notUuids.join(', ')}.`;
+  return undefined;
+}
+
+const uuidPattern = /^\{?(urn:uuid:)?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?$/i;

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { MediaType, rootfsArtifact, type Manifest } from '../lib/manifest';
 import type { Ims } from './ims';
 import { applyPlaybook, PlaybookFailed } from './playbook';
+import { pack, unpack } from './squashfs';
 import type { SimS3 } from './s3';
 import type { CfsLayer } from './store';
 
@@ -24,7 +25,7 @@ export async function customize(ims: Ims, s3: SimS3, sourceId: string, layers: C
     const sourceFile = path.join(work, 'source.squashfs');
     fs.writeFileSync(sourceFile, await s3.getBytes(rootfs.link.path));
     const root = path.join(work, 'root');
-    await execa('unsquashfs', ['-quiet', '-no-progress', '-no-xattrs', '-d', root, sourceFile]);
+    await unpack(sourceFile, root, work);
 
     const applied: string[] = [];
     for (const [index, layer] of layers.entries()) {
@@ -46,7 +47,7 @@ export async function customize(ims: Ims, s3: SimS3, sourceId: string, layers: C
     fs.appendFileSync(path.join(root, 'etc/cfs/layers'), applied.map((line) => `${line}\n`).join(''));
 
     const resultFile = path.join(work, 'result.squashfs');
-    await execa('mksquashfs', [root, resultFile, '-noappend', '-quiet', '-no-progress']);
+    await pack(root, resultFile, work);
     const resultId = randomUUID();
     const artifacts = [];
     for (const artifact of manifest.artifacts) {

@@ -1,10 +1,11 @@
-// IMS v3 image records. The behaviours clients meet: a link is validated against the real S3
-// (manifest version, exactly one rootfs, every artifact present) but its etag is stored unchecked;
-// a link is write-once (the identical link again is 200, another is 409); an unreadable manifest
-// is stored anyway, as IMS v3 does; DELETE is a soft delete into /deleted/images.
+// IMS v3 image records. The behaviours clients meet: a link is checked against the real S3
+// (imsLink.ts) but its etag is stored unchecked; a link is write-once (the identical link again is
+// 200, another is 409); a manifest that cannot be read is stored anyway by PATCH but fails POST;
+// DELETE is a soft delete into /deleted/images that moves the objects in S3 too (imsTrash.ts).
 import { randomUUID } from 'node:crypto';
-import { rootfsTypePrefix } from '../lib/manifest';
 import { problem, requireObject, route, type Route } from './http';
+import { checkImageLink, type ImageLink } from './imsLink';
+import { purgeArtifacts, restoreArtifacts, trashArtifacts } from './imsTrash';
 import type { SimS3 } from './s3';
 import type { ImageRecord, StateFile } from './store';
 
@@ -25,35 +26,44 @@ export class Ims {
     return [
       route('GET', `${base}/images`, () => ({ status: 200, body: Object.values(this.images) })),
       route('POST', `${base}/images`, async ({ body }) => ({ status: 201, body: await this.create(requireObject(body)) })),
-      route('DELETE', `${base}/images`, () => {
-        for (const id of Object.keys(this.images)) this.softDelete(id);
+      route('DELETE', `${base}/images`, async () => {
+        for (const id of Object.keys(this.images)) await this.softDelete(id);
         return { status: 204 };
       }),
       route('GET', `${base}/images/{image_id}`, ({ params }) => ({ status: 200, body: this.find(params.image_id) })),
       route('PATCH', `${base}/images/{image_id}`, async ({ params, body }) => ({ status: 200, body: await this.patch(params.image_id, body) })),
-      route('DELETE', `${base}/images/{image_id}`, ({ params }) => {
+      route('DELETE', `${base}/images/{image_id}`, async ({ params }) => {
         this.find(params.image_id);
-        this.softDelete(params.image_id);
+        await this.softDelete(params.image_id);
         return { status: 204 };
       }),
-      route('GET', `${base}/deleted/images`, () => ({ status: 200, body: Object.values(this.store.state.deletedImages) })),
+      route('GET', `${base}/deleted/images`, () => ({ status: 200, body: Object.values(this.deletedImages) })),
+      route('PATCH', `${base}/deleted/images`, async ({ body }) => {
+        requireUndelete(body);
+        for (const id of Object.keys(this.deletedImages)) await this.undelete(id);
+        return { status: 204 };
+      }),
+      route('DELETE', `${base}/deleted/images`, async () => {
+        for (const id of Object.keys(this.deletedImages)) await this.purge(id);
+        return { status: 204 };
+      }),
       route('GET', `${base}/deleted/images/{deleted_image_id}`, ({ params }) => ({ status: 200, body: this.findDeleted(params.deleted_image_id) })),
-      route('PATCH', `${base}/deleted/images/{deleted_image_id}`, ({ params, body }) => {
-        const record = this.findDeleted(params.deleted_image_id);
-        if (requireObject(body).operation !== 'undelete') throw problem(422, 'Unprocessable Entity', 'operation must be "undelete"');
-        const { deleted: _deleted, ...image } = record;
-        this.images[image.id] = image;
-        delete this.store.state.deletedImages[image.id];
-        this.store.save();
+      route('PATCH', `${base}/deleted/images/{deleted_image_id}`, async ({ params, body }) => {
+        this.findDeleted(params.deleted_image_id);
+        requireUndelete(body);
+        await this.undelete(params.deleted_image_id);
         return { status: 204 };
       }),
-      route('DELETE', `${base}/deleted/images/{deleted_image_id}`, ({ params }) => {
+      route('DELETE', `${base}/deleted/images/{deleted_image_id}`, async ({ params }) => {
         this.findDeleted(params.deleted_image_id);
-        delete this.store.state.deletedImages[params.deleted_image_id];
-        this.store.save();
+        await this.purge(params.deleted_image_id);
         return { status: 204 };
       }),
     ];
+  }
+
+  private get deletedImages() {
+    return this.store.state.deletedImages;
   }
 
   find(id: string): ImageRecord {
@@ -63,7 +73,7 @@ export class Ims {
   }
 
   private findDeleted(id: string) {
-    const image = this.store.state.deletedImages[id];
+    const image = this.deletedImages[id];
     if (!image) throw problem(404, 'Not Found', 'Requested resource does not exist. Re-run request with valid ID.');
     return image;
   }
@@ -77,8 +87,10 @@ export class Ims {
     const unknown = Object.keys(body).filter((k) => !['name', 'arch', 'link', 'metadata'].includes(k));
     for (const key of unknown) errors[key] = ['Unknown field.'];
     if (Object.keys(errors).length) throw invalidInput(errors);
-    const link = body.link as ImageRecord['link'];
-    if (link) await this.validateLink(link);
+    const link = body.link as ImageLink | undefined;
+    if (link && (await this.checkLink(link)) === 'unreadable') {
+      throw problem(500, 'Internal Server Error', `Unable to read manifest file for the s3 artifact ${JSON.stringify(link)}.`);
+    }
     const image: ImageRecord = {
       id,
       name: body.name as string,
@@ -98,58 +110,77 @@ export class Ims {
     const patch = requireObject(body);
     const unknown = Object.keys(patch).filter((k) => !['link', 'arch', 'metadata'].includes(k));
     if (unknown.length) throw invalidInput(Object.fromEntries(unknown.map((k) => [k, ['Unknown field.']])));
+    if (patch.arch !== undefined && !archs.includes(patch.arch as string)) throw invalidInput({ arch: [`Must be one of: ${archs.join(', ')}.`] });
+    const changes = metadataChanges(patch.metadata);
+    const badOperation = changes.find((change) => change.operation !== 'set' && change.operation !== 'remove');
+    if (badOperation) throw invalidInput({ metadata: [`Unknown operation ${badOperation.operation}.`] });
     if (patch.link !== undefined) {
-      const link = patch.link as ImageRecord['link'];
+      const link = patch.link as ImageLink | null;
       if (!link || typeof link.path !== 'string' || typeof link.type !== 'string') throw invalidInput({ link: ['path and type are required.'] });
       if (image.link) {
         if (!sameLink(image.link, link)) throw problem(409, 'Conflict', 'Requested resource exists, but cannot be patched due to a patch conflict. Re-run request with valid input values.');
       } else {
-        await this.validateLink(link);
+        await this.checkLink(link);
         image.link = link;
       }
     }
-    if (patch.arch !== undefined) {
-      if (!archs.includes(patch.arch as string)) throw invalidInput({ arch: [`Must be one of: ${archs.join(', ')}.`] });
-      image.arch = patch.arch as ImageRecord['arch'];
-    }
-    for (const change of (patch.metadata as { operation: string; key: string; value?: string }[] | undefined) ?? []) {
+    if (patch.arch !== undefined) image.arch = patch.arch as ImageRecord['arch'];
+    for (const change of changes) {
       if (change.operation === 'set') image.metadata[change.key] = change.value ?? '';
-      else if (change.operation === 'remove') delete image.metadata[change.key];
-      else throw invalidInput({ metadata: [`Unknown operation ${change.operation}.`] });
+      else delete image.metadata[change.key];
     }
     this.store.save();
     return image;
   }
 
-  /** Real IMS v3: a manifest it cannot read is stored anyway; one it can read must be valid. */
-  private async validateLink(link: NonNullable<ImageRecord['link']>): Promise<void> {
-    if (link.type !== 's3') return;
-    if (!(await this.s3.head(link.path).catch(() => null))) return;
-    let manifest: { version?: unknown; artifacts?: { type?: string; link?: { path?: string } }[] };
-    try {
-      manifest = (await this.s3.getJson(link.path)) as typeof manifest;
-    } catch {
-      return;
-    }
-    if (manifest.version !== '1.0') throw problem(422, 'Unprocessable Entity', `Unsupported manifest version ${JSON.stringify(manifest.version)}; expected "1.0"`);
-    const artifacts = Array.isArray(manifest.artifacts) ? manifest.artifacts : [];
-    const rootfs = artifacts.filter((a) => a.type?.startsWith(rootfsTypePrefix));
-    if (rootfs.length !== 1) throw problem(422, 'Unprocessable Entity', `The manifest has ${rootfs.length} artifacts of type ${rootfsTypePrefix}; exactly one is required`);
-    for (const artifact of artifacts) {
-      const path = artifact.link?.path;
-      if (!path || !(await this.s3.head(path).catch(() => null))) throw problem(422, 'Unprocessable Entity', `Could not validate artifact ${path ?? '(no path)'}: it does not exist in S3`);
-    }
+  private checkLink(link: ImageLink) {
+    return checkImageLink(this.s3, link, Object.values(this.images));
   }
 
-  private softDelete(id: string) {
-    this.store.state.deletedImages[id] = { ...this.images[id], deleted: new Date().toISOString() };
+  private async softDelete(id: string) {
+    const { link, ...image } = this.images[id];
+    const trashed = link ? await trashArtifacts(this.s3, id, link) : undefined;
+    this.deletedImages[id] = { ...image, ...(trashed ? { link: trashed } : {}), deleted: new Date().toISOString() };
     delete this.images[id];
+    this.store.save();
+  }
+
+  private async undelete(id: string) {
+    const { deleted: _deleted, link, ...image } = this.deletedImages[id];
+    const restored = link ? await restoreArtifacts(this.s3, link) : undefined;
+    this.images[id] = { ...image, ...(restored ? { link: restored } : {}) };
+    delete this.deletedImages[id];
+    this.store.save();
+  }
+
+  private async purge(id: string) {
+    const { link } = this.deletedImages[id];
+    if (link) await purgeArtifacts(this.s3, link);
+    delete this.deletedImages[id];
     this.store.save();
   }
 }
 
-const sameLink = (a: NonNullable<ImageRecord['link']>, b: NonNullable<ImageRecord['link']>) =>
+function requireUndelete(body: unknown): void {
+  const operation = requireObject(body).operation;
+  if (operation !== 'undelete') throw invalidInput({ operation: ['Must be one of: undelete.'] });
+}
+
+const sameLink = (a: ImageLink, b: ImageLink) =>
   a.path === b.path && a.type === b.type && (a.etag ?? null) === (b.etag ?? null);
 
 const invalidInput = (errors: Record<string, string[]>) =>
   problem(422, 'Unprocessable Entity', 'Input data was understood, but failed validation. Re-run request with valid input values for the fields indicated in the response.', { errors });
+
+type MetadataChange = { operation: string; key: string; value?: string };
+
+/**
+ * ims.yaml's ImagePatchRecord has `metadata` as one `{operation, key, value}`; the IMS server reads a
+ * list of them under `metadata.annotations`. Both are taken.
+ */
+function metadataChanges(metadata: unknown): MetadataChange[] {
+  if (metadata === undefined) return [];
+  const annotations = (metadata as { annotations?: unknown }).annotations;
+  if (Array.isArray(annotations)) return annotations as MetadataChange[];
+  return [metadata as MetadataChange];
+}

@@ -1,5 +1,5 @@
 // The simulator reads and writes the same real S3 server the workers use.
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { parseS3Url, stripQuotes } from '../lib/manifest';
 
 export class SimS3 {
@@ -32,5 +32,19 @@ export class SimS3 {
     const { bucket, key } = parseS3Url(url);
     const answer = await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
     return stripQuotes(answer.ETag ?? '');
+  }
+
+  async delete(url: string): Promise<void> {
+    const { bucket, key } = parseS3Url(url);
+    await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  }
+
+  /** Copy, then delete the original (S3 has no rename); the copy's etag. Fails if `from` is missing. */
+  async move(from: string, to: string): Promise<string> {
+    const source = parseS3Url(from);
+    const target = parseS3Url(to);
+    const copied = await this.client.send(new CopyObjectCommand({ Bucket: target.bucket, Key: target.key, CopySource: `${source.bucket}/${encodeURIComponent(source.key)}` }));
+    await this.delete(from);
+    return stripQuotes(copied.CopyObjectResult?.ETag ?? '');
   }
 }

@@ -46,7 +46,9 @@ export interface CfsSession {
   };
   tags: Record<string, string>;
   debug_on_failure: boolean;
+  /** Simulator only, never served: ansible log, and the hang fault this session was started under. */
   logs?: string;
+  hang?: true;
 }
 
 export interface BootParameters {

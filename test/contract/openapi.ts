@@ -108,7 +108,7 @@ export function validateResponse(method: string, url: URL, status: number, body:
 export function contractFetch(violations: Violation[], inner: typeof fetch = fetch): typeof fetch {
   return async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
-    const method = (init?.method ?? 'GET').toUpperCase();
+    const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     const response = await inner(input, init);
     // 401 comes from the API gateway (Keycloak), which none of the service specs describe.
     if (!url.pathname.startsWith('/apis/') || response.status === 401) return response;

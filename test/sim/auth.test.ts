@@ -53,6 +53,30 @@ describe('simulated gateway: tokens and fault injection', () => {
     await fetch(`${h.sim.url}/_sim/faults`, { method: 'PUT', body: JSON.stringify({ latencyMs: 0 }) });
     const faults = (await fetch(`${h.sim.url}/_sim/faults`).then((r) => r.json())) as { injected: number };
     expect(faults.injected).toBe(2);
-    h.violations.length = 0; // injected 503s are the gateway's, on operations that do not list 503
+    // The injected 503s stand for the gateway's, on an operation whose spec lists no 503: those two, and nothing else.
+    const undocumented503 = expect.objectContaining({ status: 503, problems: [expect.stringContaining('status 503 is not a documented response')] });
+    expect(h.violations.splice(0)).toEqual([undocumented503, undocumented503]);
+  });
+  it('answers a share of requests with the injected status, only under the chosen path prefix', async () => {
+    const setFaults = (faults: object) => fetch(`${h.sim.url}/_sim/faults`, { method: 'PUT', body: JSON.stringify(faults) });
+    expect((await setFaults({ errorRate: 2 })).status).toBe(400);
+    await setFaults({ errorRate: 1, errorStatus: 500, errorPathPrefix: '/apis/bss' });
+    try {
+      const bss = await h.raw('GET', '/apis/bss/boot/v1/bootparameters');
+      expect(bss).toMatchObject({ status: 500, body: { status: 500, title: 'Internal Server Error' } });
+      expect((await h.raw('GET', '/apis/ims/v3/images')).status).toBe(200);
+    } finally {
+      await setFaults({ errorRate: 0, errorPathPrefix: '/apis/' });
+    }
+    expect((await h.raw('GET', '/apis/bss/boot/v1/bootparameters')).status).toBe(200);
+  });
+
+  it('expires every token issued so far through /_sim/expire-tokens', async () => {
+    const token = await h.token();
+    expect((await h.raw('GET', '/apis/ims/v3/images', undefined, token)).status).toBe(200);
+    const answer = (await fetch(`${h.sim.url}/_sim/expire-tokens`, { method: 'POST' }).then((r) => r.json())) as { expired: number };
+    expect(answer.expired).toBeGreaterThan(0);
+    expect((await h.raw('GET', '/apis/ims/v3/images', undefined, token)).status).toBe(401);
+    expect((await h.raw('GET', '/apis/ims/v3/images')).status).toBe(200);
   });
 });

@@ -102,18 +102,39 @@ describe('simulated CFS (held to cfs.yaml)', () => {
     expect(gone.status).toBe(404);
   });
 
-  it('refuses a duplicate name (409), an unknown configuration and a bad target (400)', async () => {
+  it('checks a new session in the order CFS does: 409 for a taken name, then 400 for an unknown configuration or a bad target', async () => {
     await cfs.putConfiguration('dupes', layers.slice(0, 1));
     const name = uniqueId('dup');
     const target = { definition: 'spec', groups: [{ name: 'nodes', members: ['x1'] }] };
     await cfs.createSession({ name, configuration_name: 'dupes', target });
-    expect((await h.raw('POST', '/apis/cfs/v3/sessions', { name, configuration_name: 'dupes', target })).status).toBe(409);
-    expect((await h.raw('POST', '/apis/cfs/v3/sessions', { name: uniqueId('x'), configuration_name: 'no-such-config' })).status).toBe(400);
-    const bad = await h.raw('POST', '/apis/cfs/v3/sessions', { name: uniqueId('x'), configuration_name: 'dupes', target: { definition: 'image', groups: [] } });
-    expect(bad.status).toBe(400);
+    const post = (body: object) => h.raw('POST', '/apis/cfs/v3/sessions', body);
+    expect((await post({ name, configuration_name: 'dupes', target })).status).toBe(409);
+    expect((await post({ name, configuration_name: 'no-such-config', target })).status).toBe(409);
+    expect(await post({ name: uniqueId('x'), configuration_name: 'no-such-config' })).toMatchObject({ status: 400, body: { title: 'Invalid configuration' } });
+    const badTargets = [
+      { definition: 'image', groups: [] },
+      { definition: 'image', groups: [{ name: 'image', members: [] }] },
+      { definition: 'image', groups: [{ name: 'image', members: ['not-a-uuid'] }] },
+      { definition: 'dynamic', groups: [{ name: 'nodes', members: ['x1'] }] },
+    ];
+    for (const bad of badTargets) expect((await post({ name: uniqueId('x'), configuration_name: 'dupes', target: bad })).status).toBe(400);
   });
 
-  it('keeps a session running forever under the hang fault, and serves the v2 session paths', async () => {
+  it('moves a session pending → running → complete', async () => {
+    await cfs.putConfiguration('states', layers.slice(0, 1));
+    const name = uniqueId('states');
+    const created = await cfs.createSession({ name, configuration_name: 'states', target: { definition: 'spec', groups: [{ name: 'nodes', members: ['x1'] }] } });
+    const seen = [created.status?.session?.status];
+    while (seen.at(-1) !== 'complete') {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const status = (await cfs.getSession(name)).status?.session?.status;
+      if (status !== seen.at(-1)) seen.push(status);
+    }
+    expect(seen).toEqual(['pending', 'running', 'complete']);
+    expect((await cfs.getSession(name)).status?.session).toMatchObject({ succeeded: 'true', completion_time: expect.any(String) });
+  });
+
+  it('keeps a session running forever under the hang fault, across a restart too, and serves the v2 session paths', async () => {
     const sourceId = await imageInThisSim();
     await cfs.putConfiguration('hangs', layers.slice(0, 1));
     await fetch(`${h.sim.url}/_sim/faults`, { method: 'PUT', body: JSON.stringify({ hangSessions: true }) });
@@ -122,8 +143,21 @@ describe('simulated CFS (held to cfs.yaml)', () => {
     await fetch(`${h.sim.url}/_sim/faults`, { method: 'PUT', body: JSON.stringify({ hangSessions: false }) });
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect((await cfs.getSession(name)).status?.session?.status).toBe('running');
+    await h.restart();
+    cfs = new CfsClient(h.csm);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect((await cfs.getSession(name)).status?.session?.status).toBe('running');
     const v2 = await h.raw('GET', `/apis/cfs/v2/sessions/${name}`);
     expect(v2.body).toMatchObject({ name, status: { session: { status: 'running', startTime: expect.any(String) } } });
-    await cfs.deleteSession(name);
+    expect((await h.raw('DELETE', `/apis/cfs/v2/sessions/${name}`)).status).toBe(204);
+    expect((await h.raw('GET', `/apis/cfs/v3/sessions/${name}`)).status).toBe(404);
+  });
+
+  it('creates sessions on the v2 path with its camelCase fields (200, as CFS answers there)', async () => {
+    await cfs.putConfiguration('v2', layers.slice(0, 1));
+    const name = uniqueId('v2');
+    const created = await h.raw('POST', '/apis/cfs/v2/sessions', { name, configurationName: 'v2', target: { definition: 'spec', groups: [{ name: 'nodes', members: ['x1'] }] } });
+    expect(created).toMatchObject({ status: 200, body: { name, configuration: { name: 'v2' }, status: { session: { status: 'pending' } } } });
+    expect(((await h.raw('GET', '/apis/cfs/v2/sessions')).body as { name: string }[]).map((s) => s.name)).toContain(name);
   });
 });
