@@ -8,7 +8,7 @@ import { createImportPreflightActivities } from './import/preflight';
 import { createManifestActivities } from './manifest/activities';
 import { ObjectStore } from './manifest/objectStore';
 import { createS3Client, s3SettingsFromEnv } from './s3/client';
-import { createS3ImportActivities } from './s3/importActivities';
+import { createS3ImportActivities } from './s3/activities';
 import { createS3RoundTripActivities } from './s3/roundTrip';
 
 export function createOrchestratorActivities(env: NodeJS.ProcessEnv = process.env) {

@@ -30,7 +30,8 @@ export interface Service {
 }
 
 const venvBin = (name: string) => path.join(stateDir, 'venv', 'bin', name);
-const tsx = () => path.join(projectRoot, 'node_modules', '.bin', 'tsx');
+/** node with tsx as its loader: one process, so the PID file holds the process that does the work. */
+const tsNode = (script: string, ...args: string[]) => [process.execPath, '--import', 'tsx', path.join(projectRoot, script), ...args];
 
 function hashSources(dirs: string[]): string {
   const hash = createHash('sha256');
@@ -168,7 +169,7 @@ function iscsiTarget(server: IscsiServer): Service {
 
 const csmSimulator: Service = {
   name: 'csm-sim',
-  argv: () => [tsx(), path.join(projectRoot, 'sim', 'main.ts')],
+  argv: () => tsNode('sim/main.ts'),
   env: () => ({
     ...stackEnvironment(),
     CSM_SIM_PORT: new URL(devStack.csm.url).port,
@@ -182,7 +183,7 @@ const csmSimulator: Service = {
 
 const orchestratorWorker: Service = {
   name: 'worker-orchestrator',
-  argv: () => [tsx(), path.join(projectRoot, 'workers', 'main.ts'), '--role', 'orchestrator'],
+  argv: () => tsNode('workers/main.ts', '--role', 'orchestrator'),
   env: stackEnvironment,
   codeHash: () => hashSources(codeDirs),
   worker: true,
@@ -193,7 +194,7 @@ const orchestratorWorker: Service = {
 function iscsiServerAgent(server: IscsiServer): Service {
   return {
     name: `worker-${server.name}`,
-    argv: () => [tsx(), path.join(projectRoot, 'workers', 'main.ts'), '--role', 'iscsi-server', '--server', server.name],
+    argv: () => tsNode('workers/main.ts', '--role', 'iscsi-server', '--server', server.name),
     env: () => ({
       ...stackEnvironment(),
       TGT_CONTROL_PORT: String(server.controlPort),

@@ -34,6 +34,16 @@ export async function importImage(raw: unknown): Promise<ImportResult> {
     central.ensureImage({ name: spec.name, arch: spec.arch, requestId: workflowInfo().workflowId }),
   );
   status.setImage(image.id);
+  if (image.link) {
+    // An earlier run of this request got as far as linking: check its manifest, change nothing.
+    const manifestPath = image.link.path;
+    status.step('check manifest of the adopted image');
+    const checked = await attempt('check manifest', () => central.checkManifest({ manifestPath }), {
+      repairs: { [FailureType.ManifestEtagFault]: () => central.repairManifest({ manifestPath }) },
+    });
+    status.step('done');
+    return { imageId: image.id, adopted: true, manifest: checked.link, artifacts: checked.manifest.artifacts };
+  }
 
   const artifacts: ManifestArtifact[] = [];
   for (const { kind, source } of sources) {

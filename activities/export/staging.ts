@@ -13,7 +13,8 @@ import { pipeline } from 'node:stream/promises';
 import { FailureType, permanentFailure, transientFailure } from '../../lib/failures';
 import { lunIdentity } from '../../lib/lunIdentity';
 import { parseS3Url, stripQuotes } from '../../lib/manifest';
-import { describeObjectLayout, objectDigest, type ObjectLayout } from '../s3/objectDigest';
+import { describeObjectLayout, type ObjectLayout } from '../s3/digestObject';
+import { createEtagDigest } from '../s3/etag';
 
 export interface StageRequest {
   /** The manifest's entry for the artifact: where it is, and what it must hash to. */
@@ -87,7 +88,7 @@ export async function stageArtifact(settings: StagingSettings, request: StageReq
 
 async function download(settings: StagingSettings, object: { bucket: string; key: string } & ObjectLayout, file: string) {
   const response = await settings.s3.send(new GetObjectCommand({ Bucket: object.bucket, Key: object.key }), { abortSignal: settings.signal });
-  const digest = objectDigest(object.partSizes, object.multipart);
+  const digest = createEtagDigest(object);
   let bytesDone = 0;
   const hashing = new Transform({
     transform(chunk: Buffer, _encoding, callback) {

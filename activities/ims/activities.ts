@@ -9,10 +9,10 @@ export const requestMetadataKey = 'orchestrator.request';
 export function createImsActivities(ims: ImsClient) {
   return {
     /** Finds the image an earlier attempt of this request created, or creates it. */
-    async ensureImage(input: { name: string; arch: ImageRecord['arch']; requestId: string }): Promise<{ id: string; adopted: boolean }> {
+    async ensureImage(input: { name: string; arch: ImageRecord['arch']; requestId: string }): Promise<{ id: string; adopted: boolean; link?: ArtifactLink }> {
       return callService('IMS', async () => {
         const existing = (await ims.listImages()).find((image) => image.metadata?.[requestMetadataKey] === input.requestId);
-        if (existing) return { id: existing.id, adopted: true };
+        if (existing) return { id: existing.id, adopted: true, link: existing.link ?? undefined };
         const created = await ims.createImage({ name: input.name, arch: input.arch, metadata: { key: requestMetadataKey, value: input.requestId } });
         return { id: created.id, adopted: false };
       });

@@ -16,11 +16,12 @@ export interface S3Proxy {
   close(): Promise<void>;
 }
 
-export async function startS3Proxy(target: string): Promise<S3Proxy> {
+export async function startS3Proxy(target: string, options: { uploadBytesPerSecond?: number } = {}): Promise<S3Proxy> {
   const upstream = new URL(target);
   let uploaded = 0;
   let injected = 0;
   let misreports = 0;
+  let busyUntil = 0;
   let pending: { count: number; matches: (req: http.IncomingMessage) => boolean } = { count: 0, matches: () => true };
 
   const server = http.createServer((req, res) => {
@@ -41,8 +42,23 @@ export async function startS3Proxy(target: string): Promise<S3Proxy> {
       answer.pipe(res);
     });
     forward.on('error', () => res.destroy());
-    if (req.method === 'PUT') req.on('data', (chunk: Buffer) => (uploaded += chunk.length));
-    req.pipe(forward);
+    if (req.method !== 'PUT') {
+      req.pipe(forward);
+      return;
+    }
+    // Upload bodies are forwarded at a shared, limited rate, so a test can stop a worker while
+    // parts are still on the wire, as on a real network.
+    req.on('data', (chunk: Buffer) => {
+      uploaded += chunk.length;
+      forward.write(chunk);
+      const rate = options.uploadBytesPerSecond;
+      if (!rate) return;
+      req.pause();
+      const now = Date.now();
+      busyUntil = Math.max(now, busyUntil) + (chunk.length / rate) * 1000;
+      setTimeout(() => req.resume(), busyUntil - now);
+    });
+    req.on('end', () => forward.end());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -12,7 +12,8 @@ export interface WorkerProcess {
 
 export async function startWorkerProcess(taskQueue: string, env: Record<string, string> = {}): Promise<WorkerProcess> {
   const identity = `test-worker-${randomUUID().slice(0, 8)}`;
-  const child: ResultPromise = execa('tsx', ['workers/main.ts', '--role', 'orchestrator', '--task-queue', taskQueue], {
+  // One process (node with tsx as loader, not the tsx wrapper), so SIGKILL reaches the worker itself.
+  const child: ResultPromise = execa(process.execPath, ['--import', 'tsx', 'workers/main.ts', '--role', 'orchestrator', '--task-queue', taskQueue], {
     env: { ...stackEnvironment(), ...env, WORKER_IDENTITY: identity },
     reject: false,
     stdio: ['ignore', 'ignore', 'pipe'],
