@@ -14,7 +14,7 @@ import { lunIdentity, marshalTargetIqn } from '../lib/lunIdentity';
 import { exportImage } from '../workflows/exportImage';
 import { seedImage } from './helpers/images';
 import { connectClient, uniqueId } from './helpers/temporal';
-import { discover, identify, readCapacity } from './export/helpers/initiator';
+import { discover, identify, naaMatchesWwid, readCapacity } from './export/helpers/initiator';
 import { attemptRowsOf } from './helpers/history';
 
 const nodeIqn = (node: string) => `iqn.2026-11.test.export:${node}`;
@@ -63,7 +63,7 @@ describe('exportImage (two tgtd servers, libiscsi initiators)', () => {
       expect(await readCapacity(lun, { initiator: nodeIqn('nid002') })).toBe(fs.statSync(sample.rootfs).size);
       const seen = await identify(lun, { initiator: nodeIqn('nid002') });
       expect(seen.serial).toBe(identity.serial);
-      expect(`3${seen.naa}`).toBe(identity.wwid);
+      expect(naaMatchesWwid(seen.naa, identity.wwid), `NAA ${seen.naa} vs WWID ${identity.wwid}`).toBe(true);
     }
 
     const again = await run(image.imageId);

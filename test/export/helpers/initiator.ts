@@ -37,14 +37,34 @@ export async function identify(lun: LunAddress, login: Login): Promise<{ product
   const standard = Buffer.from((await run([])).stdout).toString('latin1');
   const serialPage = Buffer.from((await run(['-e', '1', '-c', '128'])).stdout).toString('latin1');
   const idPage = Buffer.from((await run(['-e', '1', '-c', '131'])).stdout);
-  // iscsi-inq prints binary designators raw: take the 16 bytes after the first NAA designator's "[".
-  const naaAt = idPage.indexOf('Designator Type:(3) NAA\nDesignator:[');
-  const start = naaAt + 'Designator Type:(3) NAA\nDesignator:['.length;
   return {
     product: /^Product:(.*)$/m.exec(standard)?.[1].trim() ?? '',
     serial: /^Unit Serial Number:\[(.*)\]$/m.exec(serialPage)?.[1].trim() ?? '',
-    naa: naaAt < 0 ? '' : idPage.subarray(start, start + 16).toString('hex'),
+    naa: printedNaa(idPage),
   };
+}
+
+const naaLabel = 'Designator Type:(3) NAA\nDesignator:[';
+
+/**
+ * iscsi-inq prints the binary NAA designator with printf("%s"), so the printout stops at the first
+ * zero byte of the designator. Returns the hex of what was printed (16 bytes, or fewer when cut).
+ */
+function printedNaa(idPage: Buffer): string {
+  const at = idPage.indexOf(naaLabel);
+  if (at < 0) return '';
+  const start = at + naaLabel.length;
+  const full = idPage.subarray(start, start + 16);
+  if (idPage.subarray(start + 16, start + 18).toString('latin1') === ']\n') return full.toString('hex');
+  const end = idPage.indexOf(']\n', start);
+  return idPage.subarray(start, end < 0 ? start : end).toString('hex');
+}
+
+/** Whether a printed NAA (see printedNaa) is the designator of this WWID ("3" + 32 hex digits). */
+export function naaMatchesWwid(printed: string, wwid: string): boolean {
+  const designator = wwid.slice(1);
+  if (printed.length === 32) return printed === designator;
+  return designator.startsWith(`${printed}00`);
 }
 
 /** Tries to write one block with qemu-io; returns qemu-io's output (the refusal, when refused). */
