@@ -1,0 +1,57 @@
+// LUKS activities: encrypt a rootfs image into a LUKS container file, and prove a container right.
+// Keys stay in the key store: inputs, results, heartbeats and errors carry only {keyId, fingerprint}.
+import { keyFingerprint, type KeyRef, type KeyStore } from '../keys/keyStore';
+import { ensurePrivateDirectory } from '../keys/secretFile';
+import { encryptToContainer, type ContainerResult } from './container';
+import type { PbkdfOverride } from './cryptsetup';
+import { userspaceDataAreaWriter, type DataAreaWriter } from './dataArea';
+import { activityProgress } from '../support/progress';
+import { parseInput } from '../../lib/parseInput';
+import { EncryptFileInput, VerifyEncryptedFileInput } from './inputs';
+import { verifyContainer, type VerifyReport } from './verify';
+
+export interface LuksActivitySettings {
+  keyStore: KeyStore;
+  /** Scratch space private to this worker (made 0700): key files while a tool runs, verification copies. */
+  workDir: string;
+  /** Default: the userspace encryptor on every core. */
+  writeDataArea?: DataAreaWriter;
+  pbkdf?: PbkdfOverride;
+}
+
+export function createLuksActivities({ keyStore, workDir, writeDataArea = userspaceDataAreaWriter(), pbkdf }: LuksActivitySettings) {
+  let ready: Promise<void> | undefined;
+  const secretsDir = async () => {
+    await (ready ??= ensurePrivateDirectory(workDir));
+    return workDir;
+  };
+
+  return {
+    /** A new key, as its own step: a retried encryptFile then reuses it instead of minting another. */
+    async createLuksKey(): Promise<KeyRef> {
+      return keyStore.createKey();
+    },
+
+    /** Encrypts `source` into a new LUKS container at `destination`, heartbeating {bytesDone, bytesTotal}. */
+    async encryptFile(raw: EncryptFileInput): Promise<ContainerResult> {
+      const input = parseInput(EncryptFileInput, raw);
+      const key = input.keyId ? { keyId: input.keyId, fingerprint: await fingerprintOf(keyStore, input.keyId) } : await keyStore.createKey();
+      return encryptToContainer({ keyStore, secretsDir: await secretsDir(), writeDataArea, pbkdf }, { ...input, key, ...activityProgress() });
+    },
+
+    async verifyEncryptedFile(raw: VerifyEncryptedFileInput): Promise<VerifyReport> {
+      return verifyContainer({ keyStore, secretsDir: await secretsDir() }, parseInput(VerifyEncryptedFileInput, raw));
+    },
+  };
+}
+
+export type LuksActivities = ReturnType<typeof createLuksActivities>;
+
+async function fingerprintOf(keyStore: KeyStore, keyId: string): Promise<string> {
+  const key = await keyStore.getKey(keyId);
+  try {
+    return keyFingerprint(key);
+  } finally {
+    key.fill(0);
+  }
+}
