@@ -1,0 +1,71 @@
+// BSS boot parameters through the API gateway (bss.yaml). PUT is deliberately absent: it replaces a
+// host's whole record and wipes its cloud-init (DESIGN §4); PATCH changes, POST creates.
+import { inBatches } from '../../lib/bootParams';
+import { CsmHttpError, type CsmClient } from '../csm/client';
+
+/** An entry as BSS stores it for one host, without the `hosts` it was listed under. */
+export interface BssEntry {
+  kernel?: string;
+  initrd?: string;
+  params?: string;
+  'cloud-init'?: unknown;
+  [field: string]: unknown;
+}
+
+export interface BootParamsBody {
+  hosts: string[];
+  kernel?: string;
+  initrd?: string;
+  params?: string;
+  'cloud-init'?: unknown;
+}
+
+const path = '/apis/bss/boot/v1/bootparameters';
+
+/** Names per GET (they go in the query string); above `fetchAllAbove` hosts one GET of every entry is cheaper. */
+const namesPerGet = 100;
+const fetchAllAbove = 500;
+
+export class BssClient {
+  constructor(private readonly csm: CsmClient) {}
+
+  /** Each host's entry; hosts with none are absent from the map. */
+  async getEntries(hosts: string[]): Promise<Map<string, BssEntry>> {
+    const wanted = new Set(hosts);
+    const lists =
+      hosts.length > fetchAllAbove
+        ? [await this.list()]
+        : await Promise.all(inBatches(hosts, namesPerGet).map((names) => this.list(names)));
+    const entries = new Map<string, BssEntry>();
+    for (const item of lists.flat()) {
+      const { hosts: listed, ...entry } = item;
+      for (const host of listed ?? []) if (wanted.has(host)) entries.set(host, entry);
+    }
+    return entries;
+  }
+
+  /** BSS answers 404 when none of the names has an entry. */
+  private async list(names?: string[]): Promise<(BssEntry & { hosts?: string[] })[]> {
+    const query = names ? `?name=${names.map(encodeURIComponent).join(',')}` : '';
+    try {
+      return (await this.csm.request<(BssEntry & { hosts?: string[] })[] | null>('GET', path + query)) ?? [];
+    } catch (error) {
+      if (names && error instanceof CsmHttpError && error.status === 404) return [];
+      throw error;
+    }
+  }
+
+  /** Merges the given fields into existing entries; a 404 when any host has none. */
+  patch(body: BootParamsBody): Promise<void> {
+    return this.csm.request('PATCH', path, body);
+  }
+
+  /** Creates entries; a 400 when any host already has one. */
+  create(body: BootParamsBody): Promise<void> {
+    return this.csm.request('POST', path, body);
+  }
+
+  delete(hosts: string[]): Promise<void> {
+    return this.csm.request('DELETE', path, { hosts });
+  }
+}

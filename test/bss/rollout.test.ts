@@ -1,0 +1,329 @@
+// updateBootParameters and rollbackBootParameters against the simulated BSS and the real S3.
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { expandNodeset } from '../../lib/nodeset';
+import { statusQuery } from '../../workflows/support/status';
+import type { SnapshotSummary } from '../../activities/bss/activities';
+import { rollbackBootParameters } from '../../workflows/rollbackBootParameters';
+import { approveSignal, approveUpdate, rejectUpdate, updateBootParameters } from '../../workflows/updateBootParameters';
+import { uniqueId } from '../helpers/temporal';
+import { withTestWorker } from '../helpers/testWorker';
+import { bssPath, computeParams, ncnParams, oldArtifacts, putTestImage, startBssTestBed, workflowsPath, type BssTestBed, type TestImage } from './helpers';
+
+let bed: BssTestBed;
+let image: TestImage;
+beforeAll(async () => {
+  bed = await startBssTestBed();
+  image = await putTestImage();
+});
+afterEach(() => bed.h.expectNoViolations());
+afterAll(() => bed.h.close());
+
+const run = <T>(body: (context: { client: Client; taskQueue: string }) => Promise<T>) => withTestWorker({ workflowsPath, activities: bed.activities }, body);
+
+async function untilStep(handle: WorkflowHandle, step: string) {
+  for (let i = 0; i < 300; i++) {
+    if ((await handle.query(statusQuery)).step === step) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`workflow never reached step ${step}`);
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  return (error as WorkflowFailedError).cause as ApplicationFailure;
+}
+
+/** Compute nodes sharing one params string, with cloud-init data that must survive. */
+async function seedCompute(nodeset: string) {
+  const hosts = expandNodeset(nodeset);
+  await bed.seed([{ hosts, ...oldArtifacts, params: computeParams(), 'cloud-init': { 'user-data': { hostname: 'compute' }, 'meta-data': { region: 'ocean' } } }]);
+  return hosts;
+}
+
+const spec = (nodes: string | string[], extra: object = {}) => ({ nodes, manifestPath: image.manifestPath, ...extra });
+const newRoot = () => `root=sbps-s3:${image.rootfs}:${image.rootfsEtag}:sbps:v1:iqn.2023-06.csm.iscsi:_sbps-hsn._tcp.example.com:300`;
+
+describe('updateBootParameters', () => {
+  it('rolls 1,000 nodes out: canary, validation, approval by signal, batches grouped into one PATCH per distinct entry', async () => {
+    const all = expandNodeset('x[1000-1003]c[0-7]s[0-7]b0n[0-3]').slice(0, 1000);
+    const ncns = all.slice(0, 4);
+    const cps = all.slice(500, 600);
+    const sbps = all.filter((node) => !ncns.includes(node) && !cps.includes(node));
+    await bed.seed([
+      ...ncns.map((host, i) => ({ hosts: [host], ...oldArtifacts, params: ncnParams(`b8:59:9f:fe:49:d${i}`) })),
+      { hosts: cps, ...oldArtifacts, params: computeParams('craycps-s3') },
+      { hosts: sbps, ...oldArtifacts, params: computeParams(), 'cloud-init': { 'user-data': { hostname: 'compute' } } },
+    ]);
+    const before = await bed.entries(all);
+    const iscsi = { targets: [{ iqn: 'iqn.2023-06.csm.iscsi:iscsi1', address: '10.1.0.5' }], lunWwid: '36001405a1b2c3d4e5f60718293a4b5c6', luksKeyRef: 'vault:ocean-2026' };
+    bed.requests.length = 0;
+
+    const result = await run(async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start(updateBootParameters, {
+        taskQueue,
+        workflowId: uniqueId('bss-rollout'),
+        args: [spec(all, { iscsi, canarySize: 10, batchSize: 200, concurrency: 3, validate: { options: {} }, approval: { required: true } })],
+      });
+      await untilStep(handle, 'awaiting approval');
+      const waiting = await handle.query(statusQuery);
+      expect(waiting.details.progress).toEqual({ nodesDone: 10, nodesTotal: 1000 });
+      await handle.signal(approveSignal, { who: 'alice', reason: 'canary booted, CHG-1234' });
+      return handle.result();
+    });
+
+    expect(result.approval).toMatchObject({ verdict: 'approved', via: 'signal', who: 'alice', reason: 'canary booted, CHG-1234' });
+    expect(result.validation).toEqual({ passed: 10 });
+    expect(result.nodes.count).toBe(1000);
+    const batches = [...result.batches].sort((a, b) => a.batch - b.batch);
+    expect(batches.map((b) => [b.batch, b.count])).toEqual([[0, 10], [1, 200], [2, 200], [3, 200], [4, 200], [5, 190]]);
+    expect(result.plan.changing).toBe(1000);
+
+    const after = await bed.entries(all);
+    for (const node of sbps) {
+      const entry = JSON.parse(after[node]!);
+      expect(entry.params).toContain(newRoot());
+      expect(entry.params).toContain('bootimg.luks.key=vault:ocean-2026');
+      expect(entry).toMatchObject({ kernel: image.kernel, initrd: image.initrd, 'cloud-init': { 'user-data': { hostname: 'compute' } } });
+    }
+    expect(JSON.parse(after[cps[0]]!).params).toContain(`root=craycps-s3:${image.rootfs}:${image.rootfsEtag}:sbps:v1`);
+    expect(JSON.parse(after[ncns[2]]!).params).toContain(`metal.server=${image.rootfs} metal.no-wipe=1 root=live:LABEL=SQFSRAID`);
+    expect(JSON.parse(after[ncns[2]]!).params).toContain('ifname=mgmt0:b8:59:9f:fe:49:d2');
+
+    // API calls: one GET of every entry for the snapshot, per batch the GETs of its entries (≤100 names
+    // each), and one PATCH per distinct new entry in the batch — never a PUT.
+    const batchOf = (node: string) => result.batches.find((b) => expandNodeset(b.nodes).includes(node))!.batch;
+    const distinctPerBatch = new Set(all.map((node) => `${batchOf(node)}|${ncns.includes(node) ? node : cps.includes(node) ? 'cps' : 'sbps'}`)).size;
+    expect(bed.countRequests('PATCH')).toBe(distinctPerBatch);
+    expect(bed.countRequests('PUT')).toBe(0);
+    expect(bed.countRequests('POST')).toBe(0);
+    expect(bed.countRequests('GET')).toBe(1 + result.batches.reduce((sum, b) => sum + Math.ceil(b.count / 100), 0));
+    expect(result.batches.reduce((sum, b) => sum + b.writes, 0)).toBe(distinctPerBatch);
+    expect(Object.values(before).every(Boolean)).toBe(true);
+  });
+
+  it('fails an approval that never comes and leaves every entry byte-identical to the snapshot', async () => {
+    const nodes = await seedCompute('x1100c0s[0-9]b0n[0-3]');
+    const before = await bed.entries(nodes);
+    const failure = await run(({ client, taskQueue }) =>
+      failureOf(client.workflow.execute(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-timeout'), args: [spec(nodes, { canarySize: 5, approval: { required: true, timeoutMinutes: 0.05 } })] })),
+    );
+    expect(failure.type).toBe('ApprovalTimedOut');
+    expect(failure.message).toMatch(/no approval within 0.05 minutes \(rolled back 5 nodes to snapshot s3:\/\/ims\/bss-changes-test\/bss-timeout-.*\/snapshot.json\)/);
+    expect(await bed.entries(nodes)).toEqual(before);
+  });
+
+  it('rolls back when validation fails on the canary, naming the failing nodes', async () => {
+    const nodes = await seedCompute('x1101c0s[0-9]b0n[0-3]');
+    const before = await bed.entries(nodes);
+    const failure = await run(({ client, taskQueue }) =>
+      failureOf(
+        client.workflow.execute(updateBootParameters, {
+          taskQueue,
+          workflowId: uniqueId('bss-canary'),
+          args: [spec(nodes, { canarySize: 4, validate: { options: { failNodes: [nodes[2]] } } })],
+        }),
+      ),
+    );
+    expect(failure.type).toBe('ValidationFailed');
+    expect(failure.message).toContain(`${nodes[2]}: LUN identity mismatch`);
+    expect(await bed.entries(nodes)).toEqual(before);
+  });
+
+  it('approval is taken only while awaiting it: an earlier approve update is refused, a signal ignored', async () => {
+    const nodes = await seedCompute('x1109c0s[0-3]b0n0');
+    await run(async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start(updateBootParameters, {
+        taskQueue,
+        workflowId: uniqueId('bss-early'),
+        args: [spec(nodes, { validate: { options: { takesMs: 3000 } }, approval: { required: true } })],
+      });
+      await untilStep(handle, 'validate canary');
+      await expect(handle.executeUpdate(approveUpdate, { args: [{ who: 'carol', reason: 'eager' }] })).rejects.toMatchObject({ cause: { message: expect.stringContaining('not awaiting approval') } });
+      await handle.signal(approveSignal, { who: 'carol', reason: 'eager' });
+      await expect(handle.executeUpdate(approveUpdate, { args: [{ who: '', reason: 'x' }] })).rejects.toMatchObject({ cause: { message: 'say who decides' } });
+      await untilStep(handle, 'awaiting approval');
+      expect((await handle.query(statusQuery)).details.ignoredSignals).toEqual(['approve signal ignored: the rollout is not awaiting approval']);
+      const decision = await handle.executeUpdate(approveUpdate, { args: [{ who: 'carol', reason: 'canary validated' }] });
+      expect(decision).toMatchObject({ verdict: 'approved', via: 'update', who: 'carol' });
+      expect((await handle.result()).approval).toEqual(decision);
+    });
+  });
+
+  it('a reject update stops the rollout and rolls back; no decision is taken once it is over', async () => {
+    const nodes = await seedCompute('x1102c0s[0-3]b0n0');
+    const before = await bed.entries(nodes);
+    await run(async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-reject'), args: [spec(nodes, { approval: { required: true } })] });
+      await untilStep(handle, 'awaiting approval');
+      const decision = await handle.executeUpdate(rejectUpdate, { args: [{ who: 'bob', reason: 'wrong image' }] });
+      expect(decision).toMatchObject({ verdict: 'rejected', via: 'update', who: 'bob' });
+      const failure = await failureOf(handle.result());
+      expect(failure.type).toBe('RolloutRejected');
+      expect(failure.message).toMatch(/^rejected by bob: wrong image/);
+      await expect(handle.executeUpdate(rejectUpdate, { args: [{ who: 'bob', reason: 'again' }] })).rejects.toThrow();
+    });
+    expect(await bed.entries(nodes)).toEqual(before);
+  });
+
+  it('rolls back when cancelled while awaiting approval', async () => {
+    const nodes = await seedCompute('x1103c0s[0-3]b0n0');
+    const before = await bed.entries(nodes);
+    await run(async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-cancel'), args: [spec(nodes, { canarySize: 2, approval: { required: true } })] });
+      await untilStep(handle, 'awaiting approval');
+      expect(JSON.parse((await bed.entries(nodes))[nodes[0]]!).params).toContain(newRoot());
+      await handle.cancel();
+      await expect(handle.result()).rejects.toThrow();
+      expect((await handle.describe()).status.name).toBe('CANCELLED');
+    });
+    expect(await bed.entries(nodes)).toEqual(before);
+  });
+
+  it('creates entries for hosts without one when the policy says create, and refuses them otherwise (nothing changed)', async () => {
+    const present = await seedCompute('x1104c0s[0-3]b0n0');
+    const absent = 'x1104c0s9b0n0';
+    const nodes = [...present, absent];
+    const before = await bed.entries(nodes);
+    expect(before[absent]).toBeNull();
+
+    const refused = await run(({ client, taskQueue }) => failureOf(client.workflow.execute(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-refuse'), args: [spec(nodes)] })));
+    expect(refused.type).toBe('InvalidInput');
+    expect(refused.message).toContain(`${absent}: has no BSS entry`);
+    expect(await bed.entries(nodes)).toEqual(before);
+
+    bed.requests.length = 0;
+    const baseParams = 'console=ttyS0,115200 root=sbps-s3:s3://boot-images/none/rootfs:none:sbps:v1:iqn.2023-06.csm.iscsi:_sbps-hsn._tcp.example.com:300 quiet';
+    const created = await run(({ client, taskQueue }) =>
+      client.workflow.execute(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-create'), args: [spec([absent, ...present], { missingHosts: 'create', baseParams })] }),
+    );
+    expect(created.batches[0]).toMatchObject({ nodes: absent, created: absent });
+    expect(bed.countRequests('POST')).toBe(1);
+    expect(JSON.parse((await bed.entries([absent]))[absent]!)).toEqual({
+      hosts: [absent],
+      kernel: image.kernel,
+      initrd: image.initrd,
+      params: `console=ttyS0,115200 ${newRoot()} quiet`,
+    });
+
+    // Rolling that change back removes the entry it created.
+    const rolledBack = await run(({ client, taskQueue }) =>
+      client.workflow.execute(rollbackBootParameters, { taskQueue, workflowId: uniqueId('bss-undo'), args: [{ changeId: created.changeId }] }),
+    );
+    expect(rolledBack).toMatchObject({ nodes: 5, deleted: absent, restored: 4 });
+    expect(await bed.entries(nodes)).toEqual(before);
+  });
+
+  it('refuses bad input with non-retryable errors and changes nothing in BSS', async () => {
+    const nodes = await seedCompute('x1105c0s[0-3]b0n0');
+    const before = await bed.entries(nodes);
+    const noEtag = await putTestImage({ withoutRootfsEtag: true });
+    await run(async ({ client, taskQueue }) => {
+      const start = (args: object) => failureOf(client.workflow.execute(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-bad'), args: [args] }));
+      const unknown = await start(spec([...nodes, 'x9999c0s0b0n0', 'x9999c0s1b0n0']));
+      expect(unknown).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+      expect(unknown.message).toContain('x9999c0s[0-1]b0n0: has no BSS entry (an unknown xname?');
+      const empty = await start(spec([]));
+      expect(empty).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+      expect(empty.message).toContain('nodes: the node set is empty');
+      const malformed = await start(spec('nid[001-004]'));
+      expect(malformed.message).toContain('not node xnames');
+      const missingEtag = await start({ nodes, manifestPath: noEtag.manifestPath });
+      expect(missingEtag).toMatchObject({ type: 'ManifestEtagFault', nonRetryable: true });
+      expect(missingEtag.message).toContain(`the rootfs ${noEtag.rootfs} has no etag`);
+    });
+    expect(await bed.entries(nodes)).toEqual(before);
+  });
+
+  it('dry run: the per-node diff, grouped by identical change, and nothing written to BSS', async () => {
+    const nodes = await seedCompute('x1106c0s[0-3]b0n0');
+    const before = await bed.entries(nodes);
+    const result = await run(({ client, taskQueue }) =>
+      client.workflow.execute(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-dry'), args: [spec(nodes, { dryRun: true, iscsi: { luksKeyRef: 'vault:ocean' } })] }),
+    );
+    expect(result.batches).toEqual([]);
+    expect(result.plan.groups).toEqual([
+      {
+        nodes: 'x1106c0s[0-3]b0n0',
+        count: 4,
+        create: false,
+        diff: {
+          kernel: { before: oldArtifacts.kernel, after: image.kernel },
+          initrd: { before: oldArtifacts.initrd, after: image.initrd },
+          params: {
+            before: [computeParams().split(' ').find((t) => t.startsWith('root='))],
+            after: [newRoot(), 'bootimg.luks.key=vault:ocean'],
+          },
+        },
+      },
+    ]);
+    expect(await bed.entries(nodes)).toEqual(before);
+  });
+
+  it('survives injected BSS 503s, each failed attempt an event in the history', async () => {
+    const nodes = await seedCompute('x1107c0s[0-7]b0n0');
+    const result = await run(async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('bss-503');
+      bed.h.sim.faults.update({ failNext: 3, errorStatus: 503, errorPathPrefix: '/apis/bss' });
+      const done = await client.workflow.execute(updateBootParameters, { taskQueue, workflowId, args: [spec(nodes, { canarySize: 2, batchSize: 3 })] });
+      const history = await client.workflow.getHandle(workflowId).fetchHistory();
+      const failed = history.events!.filter((e) => e.activityTaskFailedEventAttributes);
+      expect(failed.map((e) => e.activityTaskFailedEventAttributes!.failure!.applicationFailureInfo!.type)).toEqual(['ServiceUnavailable', 'ServiceUnavailable', 'ServiceUnavailable']);
+      return done;
+    });
+    expect(bed.h.sim.faults.injected).toBeGreaterThanOrEqual(3);
+    const after = await bed.entries(nodes);
+    for (const node of nodes) expect(JSON.parse(after[node]!).params).toContain(newRoot());
+    expect(result.batches.map((b) => b.count)).toEqual([2, 3, 3]);
+  });
+});
+
+describe('BSS snapshots', () => {
+  it('are taken once per change id: a retry adopts it, later BSS states never overwrite it, another run may not reuse it', async () => {
+    const nodes = await seedCompute('x1110c0s[0-3]b0n0');
+    const env = new MockActivityEnvironment();
+    const changeId = uniqueId('bss-snap');
+    const take = (owner: string): Promise<SnapshotSummary> => env.run(bed.activities.snapshotBootParameters, { changeId, owner, nodes: [...nodes, 'x1110c0s9b0n0'] });
+    const first = await take('wf/run-1');
+    expect(first).toEqual({ changeId, snapshotPath: `s3://ims/bss-changes-test/${changeId}/snapshot.json`, nodes: 5, withoutEntry: 'x1110c0s9b0n0', adopted: false });
+    const taken = await bed.snapshots.read(changeId);
+    await bed.h.raw('PATCH', bssPath, { hosts: nodes, params: 'changed' });
+    expect(await take('wf/run-1')).toEqual({ ...first, adopted: true });
+    expect(await bed.snapshots.read(changeId)).toEqual(taken);
+    expect(taken!.entries[nodes[0]]).toMatchObject({ params: computeParams(), 'cloud-init': { 'meta-data': { region: 'ocean' } } });
+    await expect(take('wf/run-2')).rejects.toMatchObject({ type: 'InvalidInput', nonRetryable: true, message: expect.stringContaining('taken by wf/run-1') });
+  });
+});
+
+describe('rollbackBootParameters', () => {
+  it('restores a change from its S3 snapshot after BSS lost the entries (seed 004), cloud-init included', async () => {
+    const nodes = await seedCompute('x1108c0s[0-9]b0n[0-1]');
+    const before = await bed.entries(nodes);
+    const result = await run(({ client, taskQueue }) =>
+      client.workflow.execute(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-loss'), args: [spec('x1108c0s[0-9]b0n[0-1]', { canarySize: 2, batchSize: 5 })] }),
+    );
+    // etcd rebuilt: the entries are gone (and REDS would only bring back defaults).
+    expect((await bed.h.raw('DELETE', bssPath, { hosts: nodes })).status).toBe(200);
+    expect(Object.values(await bed.entries(nodes)).every((entry) => entry === null)).toBe(true);
+
+    const report = await run(({ client, taskQueue }) =>
+      client.workflow.execute(rollbackBootParameters, { taskQueue, workflowId: uniqueId('bss-restore'), args: [{ changeId: result.changeId }] }),
+    );
+    expect(report).toMatchObject({ changeId: result.changeId, nodes: 20, recreated: 'x1108c0s[0-9]b0n[0-1]', restored: 0, deleted: '' });
+    expect(await bed.entries(nodes)).toEqual(before);
+  });
+
+  it('refuses an unknown change id without retrying', async () => {
+    const failure = await run(({ client, taskQueue }) =>
+      failureOf(client.workflow.execute(rollbackBootParameters, { taskQueue, workflowId: uniqueId('bss-nochange'), args: [{ changeId: 'no-such-change' }] })),
+    );
+    expect(failure).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+    expect(failure.message).toContain('no BSS snapshot for change no-such-change at s3://ims/bss-changes-test/no-such-change/snapshot.json');
+  });
+});
