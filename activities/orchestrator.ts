@@ -1,7 +1,11 @@
 // The activities the central orchestrator worker runs, built from the environment.
+import { createBssActivities } from './bss/activities';
+import { BssClient } from './bss/client';
+import { defaultSnapshotPrefix, SnapshotStore } from './bss/snapshot';
 import { createCfsActivities } from './cfs/activities';
 import { CfsClient } from './cfs/client';
 import { CsmClient, csmSettingsFromEnv } from './csm/client';
+import { createEncryptionHostLookup } from './encryptionHost';
 import { createImsActivities } from './ims/activities';
 import { ImsClient } from './ims/client';
 import { createImportPreflightActivities } from './import/preflight';
@@ -22,6 +26,8 @@ export function createOrchestratorActivities(env: NodeJS.ProcessEnv = process.en
     ...createManifestActivities(store),
     ...createImsActivities(new ImsClient(csm)),
     ...createCfsActivities(new CfsClient(csm)),
+    ...createEncryptionHostLookup(env),
+    ...createBssActivities({ bss: new BssClient(csm), snapshots: new SnapshotStore(store, env.BSS_SNAPSHOT_PREFIX ?? defaultSnapshotPrefix), store }),
   };
 }
 

@@ -58,5 +58,7 @@ export function stackEnvironment(): Record<string, string> {
     CSM_API_URL: devStack.csm.url,
     CSM_CLIENT_ID: devStack.csm.clientId,
     CSM_CLIENT_SECRET: devStack.csm.clientSecret,
+    LUKS_KEY_DIR: path.join(stateDir, 'luks-keys'),
+    LUKS_WORK_DIR: path.join(stateDir, 'luks'),
   };
 }

@@ -16,6 +16,11 @@ export const FailureType = {
   /** A service answered 5xx, or the network failed: worth another attempt. */
   ServiceUnavailable: 'ServiceUnavailable',
   ValidationFailed: 'ValidationFailed',
+  /** An encrypted image that does not prove correct against an independent decryptor. */
+  EncryptionVerifyFailed: 'EncryptionVerifyFailed',
+  ApprovalTimedOut: 'ApprovalTimedOut',
+  RolloutRejected: 'RolloutRejected',
+  RollbackFailed: 'RollbackFailed',
 } as const;
 
 export type FailureTypeName = (typeof FailureType)[keyof typeof FailureType];

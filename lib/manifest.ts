@@ -6,12 +6,15 @@ export const MediaType = {
   rootfs: 'application/vnd.cray.image.rootfs.squashfs',
   kernel: 'application/vnd.cray.image.kernel',
   initrd: 'application/vnd.cray.image.initrd',
+  /** A LUKS container of the rootfs: deliberately not `...rootfs.squashfs*`, since IMS allows one rootfs. */
+  rootfsLuks: 'application/vnd.cray.image.rootfs.luks',
 } as const;
 
 /** IMS counts every artifact whose type starts with this as a rootfs, and allows only one. */
 export const rootfsTypePrefix = MediaType.rootfs;
 
-export const ManifestArtifact = z.object({
+// Loose: fields we do not know (a site's own, our `luks` record) survive a repair's rewrite.
+export const ManifestArtifact = z.looseObject({
   link: z.object({
     path: z.string().min(1),
     etag: z.string().nullable().optional(),
@@ -22,7 +25,7 @@ export const ManifestArtifact = z.object({
 });
 export type ManifestArtifact = z.infer<typeof ManifestArtifact>;
 
-export const Manifest = z.object({
+export const Manifest = z.looseObject({
   version: z.string(),
   created: z.string().optional(),
   artifacts: z.array(ManifestArtifact),

@@ -1,20 +1,28 @@
 import { Worker } from '@temporalio/worker';
 import { createRequire } from 'node:module';
+import { createEncryptionHostActivities, encryptionHostId } from '../activities/encryptionHost';
 import { createOrchestratorActivities } from '../activities/orchestrator';
+import { createS3Client, s3SettingsFromEnv } from '../activities/s3/client';
+import { encryptionHostTaskQueue } from '../lib/taskQueues';
 import { connectWorker, shutdownGraceTime, temporalSettingsFromEnv, workerIdentity } from './connection';
 
 const require = createRequire(import.meta.url);
 
+/** Workflows and central activities; plus this host's queue for work that shares local files. */
 export async function runOrchestrator(options: { taskQueue?: string }): Promise<void> {
   const settings = temporalSettingsFromEnv();
-  const worker = await Worker.create({
-    connection: await connectWorker(),
-    namespace: settings.namespace,
+  const connection = await connectWorker();
+  const common = { connection, namespace: settings.namespace, shutdownGraceTime, identity: workerIdentity() };
+  const central = await Worker.create({
+    ...common,
     taskQueue: options.taskQueue ?? settings.taskQueue,
     workflowsPath: require.resolve('../workflows/index.ts'),
     activities: createOrchestratorActivities(),
-    shutdownGraceTime,
-    identity: workerIdentity(),
   });
-  await worker.run();
+  const host = await Worker.create({
+    ...common,
+    taskQueue: encryptionHostTaskQueue(encryptionHostId()),
+    activities: createEncryptionHostActivities(createS3Client(s3SettingsFromEnv())),
+  });
+  await Promise.all([central.run(), host.run()]);
 }

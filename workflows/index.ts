@@ -5,3 +5,6 @@ export { repairManifests } from './repairManifests';
 export { customizeImage } from './customizeImage';
 export { imageLifecycle } from './imageLifecycle';
 export { exportImage } from './exportImage';
+export { encryptImage } from './encryptImage';
+export { updateBootParameters } from './updateBootParameters';
+export { rollbackBootParameters } from './rollbackBootParameters';

@@ -1,6 +1,5 @@
 // The export activities an iSCSI server's agent runs on that server: stage the artifact, then export it
 // through the server's target driver (tgt or LIO, chosen by ISCSI_DRIVER).
-import { Context } from '@temporalio/activity';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { z } from 'zod';
 import { FailureType, permanentFailure } from '../../lib/failures';
@@ -12,7 +11,9 @@ import { localRunner, sshRunner, type CommandRunner } from './commandRunner';
 import type { ExportResult, ExportedLun, RemoveResult, TargetDriver } from './driver';
 import { ArtifactLinkInput, ExportInput, StageInput, type Initiators } from './inputs';
 import { fileSecretResolver } from './secrets';
-import { stageArtifact, type Progress, type StageResult } from './staging';
+import { stageArtifact, type StageResult } from './staging';
+import { activityProgress } from '../support/progress';
+import { parseInput } from '../../lib/parseInput';
 
 export interface ExportAgentSettings {
   server: string;
@@ -24,22 +25,21 @@ export interface ExportAgentSettings {
 export function createExportActivities({ server, driver, s3, cacheDir }: ExportAgentSettings) {
   return {
     async stageArtifact(raw: StageInput): Promise<StageResult & { server: string }> {
-      const request = parse(StageInput, raw);
-      const context = currentContext();
+      const request = parseInput(StageInput, raw);
       const result = await stageArtifact(
-        { s3, cacheDir, onProgress: context ? throttled((p: Progress) => context.heartbeat(p)) : undefined, signal: context?.cancellationSignal },
+        { s3, cacheDir, ...activityProgress() },
         request,
       );
       return { server, ...result };
     },
 
     async ensureExport(raw: ExportInput): Promise<ExportResult> {
-      const input = parse(ExportInput, raw);
+      const input = parseInput(ExportInput, raw);
       return driver.ensureExport({ ...input, identity: lunIdentity(input), initiators: initiatorIqns(input.initiators) });
     },
 
     async removeExport(raw: z.infer<typeof ArtifactLinkInput>): Promise<RemoveResult> {
-      return driver.removeExport(lunIdentity(parse(ArtifactLinkInput, raw)));
+      return driver.removeExport(lunIdentity(parseInput(ArtifactLinkInput, raw)));
     },
 
     async listExports(): Promise<{ server: string; exports: ExportedLun[] }> {
@@ -70,32 +70,4 @@ function initiatorIqns(initiators: Initiators): string[] | 'generate-node-acls' 
     if (error instanceof NodesetSyntaxError) throw permanentFailure(FailureType.InvalidInput, error.message);
     throw error;
   }
-}
-
-function parse<T>(schema: z.ZodType<T>, raw: unknown): T {
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    throw permanentFailure(FailureType.InvalidInput, parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
-  }
-  return parsed.data;
-}
-
-/** The activity context, or undefined when called outside an activity (scripts, plain unit tests). */
-function currentContext(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined;
-  }
-}
-
-function throttled(report: (progress: Progress) => void, intervalMs = 1000): (progress: Progress) => void {
-  let last = 0;
-  return (progress) => {
-    const now = Date.now();
-    if (now - last >= intervalMs || progress.bytesDone === progress.bytesTotal) {
-      last = now;
-      report(progress);
-    }
-  };
 }

@@ -1,7 +1,9 @@
 // Which input schema each startable workflow type has: imagectl validates spec files with it,
 // and the workflow validates its input with the same one, whatever surface started it.
 import type { z } from 'zod';
+import { RollbackBootParametersSpec, UpdateBootParametersSpec } from './bootParamsSpec';
 import { CustomizeSpec } from './customizeSpec';
+import { EncryptSpec } from './encryptSpec';
 import { ExportSpec } from './exportSpec';
 import { ImportSpec } from './importSpec';
 import { LifecycleSpec } from './lifecycleSpec';
@@ -13,6 +15,9 @@ export const workflowInputSchemas: Record<string, z.ZodType> = {
   repairManifests: RepairManifestsSpec,
   customizeImage: CustomizeSpec,
   exportImage: ExportSpec,
+  encryptImage: EncryptSpec,
+  updateBootParameters: UpdateBootParametersSpec,
+  rollbackBootParameters: RollbackBootParametersSpec,
 };
 
 export const defaultWorkflowType = 'imageLifecycle';
