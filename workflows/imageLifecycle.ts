@@ -1,15 +1,22 @@
 // imageLifecycle: the whole path of a boot image, each phase a child workflow of its own (so each
 // can also be started alone, and shows in the UI under this one):
-//   import → customize → (encrypt → export → boot parameters → validate: see the phase workflows)
-import { executeChild, workflowInfo } from '@temporalio/workflow';
+//   import | existing image → customize → encrypt → export → boot parameters (canary, approval, batches)
+// Every phase but the first is optional. Cancelling this workflow cancels the running phase, which
+// cleans up after itself: uploads aborted, partial exports removed, BSS rolled back.
+import { executeChild, setHandler, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
 import { FailureType, permanentFailure } from '../lib/failures';
+import { MediaType } from '../lib/manifest';
+import type { ApprovalDecision, IscsiBootSpec } from '../lib/specs/bootParamsSpec';
 import { LifecycleSpec } from '../lib/specs/lifecycleSpec';
 import { customizeImage, type CustomizeResult } from './customizeImage';
+import { encryptImage, type EncryptResult } from './encryptImage';
+import { exportImage, type ExportImageResult } from './exportImage';
 import { importImage, type ImportResult } from './importImage';
 import { central } from './support/activities';
 import { attempt } from './support/attempt';
 import { parseInput } from './support/input';
 import { trackStatus } from './support/status';
+import { approveSignal, rejectSignal, updateBootParameters, type BootParametersResult } from './updateBootParameters';
 
 export interface LifecycleSummary {
   name: string;
@@ -19,6 +26,9 @@ export interface LifecycleSummary {
   phases: {
     import?: ImportResult;
     customize?: CustomizeResult;
+    encrypt?: EncryptResult;
+    export?: ExportImageResult;
+    bootParameters?: BootParametersResult;
   };
 }
 
@@ -27,6 +37,7 @@ export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
   const status = trackStatus('lifecycle', { imageName: spec.name });
   const parentId = workflowInfo().workflowId;
   const phases: LifecycleSummary['phases'] = {};
+  const approvals = forwardApprovals(status);
 
   const runPhase = async <T>(phase: string, run: (workflowId: string) => Promise<T>): Promise<T> => {
     const workflowId = `${parentId}.${phase}`;
@@ -45,15 +56,7 @@ export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
     manifest = imported.manifest;
   } else {
     imageId = spec.imageId!;
-    status.setPhase('check image');
-    const image = await attempt('check image in IMS', () => central.getImage({ imageId }));
-    const manifestPath = image.link?.path;
-    if (!manifestPath) throw permanentFailure(FailureType.ManifestInvalid, `IMS image ${imageId} has no manifest link`);
-    manifest = (
-      await attempt('check manifest', () => central.checkManifest({ manifestPath }), {
-        repairs: { [FailureType.ManifestEtagFault]: () => central.repairManifest({ manifestPath }) },
-      })
-    ).link;
+    manifest = await checkExistingImage(imageId, status);
   }
   status.setImage(imageId);
 
@@ -65,7 +68,71 @@ export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
     status.setImage(imageId);
   }
 
+  if (spec.encrypt) {
+    phases.encrypt = await runPhase('encrypt', (workflowId) => executeChild(encryptImage, { workflowId, args: [{ imageId, ...spec.encrypt }] }));
+    manifest = phases.encrypt.manifest;
+  }
+
+  if (spec.export) {
+    const artifactType = spec.encrypt ? MediaType.rootfsLuks : MediaType.rootfs;
+    phases.export = await runPhase('export', (workflowId) => executeChild(exportImage, { workflowId, args: [{ imageId, artifactType, ...spec.export }] }));
+  }
+
+  if (spec.bootParameters) {
+    const iscsi = bootIscsi(phases, spec.bootParameters.iscsi);
+    phases.bootParameters = await runPhase('boot-parameters', async (workflowId) => {
+      const child = await startChild(updateBootParameters, { workflowId, args: [{ ...spec.bootParameters, imageId, ...(iscsi ? { iscsi } : {}) }] });
+      approvals.attach(child);
+      return child.result();
+    });
+  }
+
   status.setPhase('done');
   status.step('done');
   return { name: spec.name, imageId, manifest, phases };
+}
+
+async function checkExistingImage(imageId: string, status: ReturnType<typeof trackStatus>) {
+  status.setPhase('check image');
+  const image = await attempt('check image in IMS', () => central.getImage({ imageId }));
+  const manifestPath = image.link?.path;
+  if (!manifestPath) throw permanentFailure(FailureType.ManifestInvalid, `IMS image ${imageId} has no manifest link`);
+  const checked = await attempt('check manifest', () => central.checkManifest({ manifestPath }), {
+    repairs: { [FailureType.ManifestEtagFault]: () => central.repairManifest({ manifestPath }) },
+  });
+  return checked.link;
+}
+
+/** The iSCSI boot parameters the export and encryption phases imply; what the spec gives wins. */
+function bootIscsi(phases: LifecycleSummary['phases'], given: IscsiBootSpec | undefined): IscsiBootSpec | undefined {
+  const servers = phases.export?.servers;
+  if (!servers?.length) return given;
+  const targets = servers.flatMap((server) => server.portals.map((portal) => ({ iqn: server.iqn, address: portal.address, port: portal.port })));
+  return {
+    ...(targets.length ? { targets } : {}),
+    lunWwid: servers[0].wwid,
+    ...(phases.encrypt ? { luksKeyRef: phases.encrypt.artifact.luks.keyId } : {}),
+    ...given,
+  };
+}
+
+/**
+ * `imagectl approve` and `temporal workflow signal --name approve` may address the lifecycle: its
+ * decisions go on to the boot parameters phase, which records them or says why it ignored them.
+ */
+function forwardApprovals(status: ReturnType<typeof trackStatus>) {
+  let child: ChildWorkflowHandle<typeof updateBootParameters> | undefined;
+  const ignored: string[] = [];
+  const forward = (signal: typeof approveSignal) => async (decision: ApprovalDecision) => {
+    if (child) return child.signal(signal, decision);
+    ignored.push(`${signal.name} signal ignored: no boot parameters phase is running`);
+    status.detail('ignoredSignals', ignored);
+  };
+  setHandler(approveSignal, forward(approveSignal));
+  setHandler(rejectSignal, forward(rejectSignal));
+  return {
+    attach(handle: ChildWorkflowHandle<typeof updateBootParameters>) {
+      child = handle;
+    },
+  };
 }

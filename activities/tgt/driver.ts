@@ -88,12 +88,15 @@ export function createTgtDriver(settings: TgtDriverSettings): TargetDriver {
     }
   }
 
-  async function ensurePortals(portals: Portal[], changes: string[]) {
+  /** Adds the portals asked for; returns every portal tgtd listens on (what initiators can use). */
+  async function ensurePortals(portals: Portal[], changes: string[]): Promise<Portal[]> {
     const present = parsePortals((await tgtadm(['--op', 'show', '--mode', 'portal'])).stdout);
-    for (const portal of portals.filter((p) => !present.some((q) => q.address === p.address && q.port === p.port))) {
+    const missing = portals.filter((p) => !present.some((q) => q.address === p.address && q.port === p.port));
+    for (const portal of missing) {
       await tgtadm(['--op', 'new', '--mode', 'portal', '--param', `portal=${portal.address}:${portal.port}`]);
       changes.push(`added portal ${portal.address}:${portal.port}`);
     }
+    return [...present, ...missing];
   }
 
   return {
@@ -110,9 +113,9 @@ export function createTgtDriver(settings: TgtDriverSettings): TargetDriver {
           if (spec.chap.mutual) await ensureAccount(target, spec.chap.mutual, true, changes);
         }
         await ensureAcls(target, spec.initiators, changes);
-        await ensurePortals(spec.portals, changes);
+        const portals = await ensurePortals(spec.portals, changes);
         const { identity } = spec;
-        return { server, iqn, lun, wwid: identity.wwid, serial: identity.serial, portals: spec.portals, created, changes };
+        return { server, iqn, lun, wwid: identity.wwid, serial: identity.serial, portals, created, changes };
       }),
 
     removeExport: (identity) =>

@@ -51,7 +51,8 @@ export type IscsiBootSpec = z.output<typeof IscsiBootSpec>;
 export const MissingHostPolicy = z.enum(['refuse', 'create']);
 export type MissingHostPolicy = z.output<typeof MissingHostPolicy>;
 
-export const UpdateBootParametersSpec = z
+/** The rollout's fields; the lifecycle fills `imageId` and `iscsi` from its earlier phases. */
+export const UpdateBootParametersFields = z
   .object({
     nodes: NodeSet,
     /** The image to boot: an IMS image id (its manifest link is read), or the manifest's S3 path. */
@@ -78,15 +79,18 @@ export const UpdateBootParametersSpec = z
     /** Snapshot and plan (the per-node diff), change nothing in BSS. */
     dryRun: z.boolean().default(false),
   })
-  .strict()
-  .refine((spec) => Boolean(spec.imageId) !== Boolean(spec.manifestPath), {
-    message: 'give exactly one of imageId or manifestPath',
-    path: ['imageId'],
-  })
-  .refine((spec) => spec.missingHosts !== 'create' || spec.baseParams !== undefined, {
-    message: 'missingHosts "create" needs baseParams: the params new entries start from',
-    path: ['baseParams'],
-  });
+  .strict();
+
+/** missingHosts "create" needs the params new entries start from. */
+export const baseParamsRule: [(spec: { missingHosts?: string; baseParams?: string }) => boolean, { message: string; path: string[] }] = [
+  (spec: { missingHosts?: string; baseParams?: string }) => spec.missingHosts !== 'create' || spec.baseParams !== undefined,
+  { message: 'missingHosts "create" needs baseParams: the params new entries start from', path: ['baseParams'] },
+];
+
+export const UpdateBootParametersSpec = UpdateBootParametersFields.refine((spec) => Boolean(spec.imageId) !== Boolean(spec.manifestPath), {
+  message: 'give exactly one of imageId or manifestPath',
+  path: ['imageId'],
+}).refine(...baseParamsRule);
 export type UpdateBootParametersSpec = z.input<typeof UpdateBootParametersSpec>;
 export type ParsedUpdateBootParametersSpec = z.output<typeof UpdateBootParametersSpec>;
 

@@ -1,9 +1,9 @@
 // What encryptImage takes: an IMS image whose rootfs becomes a LUKS container next to it.
 import { z } from 'zod';
 
-export const EncryptSpec = z
+/** How to encrypt; the lifecycle takes these, the image coming from its earlier phases. */
+export const EncryptOptionFields = z
   .object({
-    imageId: z.string().min(1, 'image id is empty'),
     /** LUKS2 (what current cryptsetup and systemd read) unless LUKS1 is asked for. */
     luksVersion: z.union([z.literal(1), z.literal(2)]).default(2),
     /** Default: 4096 for LUKS2, 512 for LUKS1. */
@@ -15,6 +15,14 @@ export const EncryptSpec = z
     /** Encrypt again even when the manifest already has a LUKS container of this rootfs. */
     replace: z.boolean().default(false),
   })
-  .strict()
-  .refine((spec) => !(spec.luksVersion === 1 && spec.sectorSize === 4096), { message: 'LUKS1 supports only 512-byte sectors', path: ['sectorSize'] });
+  .strict();
+
+export const sectorSizeRule: [(spec: { luksVersion?: number; sectorSize?: number }) => boolean, { message: string; path: string[] }] = [
+  (spec: { luksVersion?: number; sectorSize?: number }) => !(spec.luksVersion === 1 && spec.sectorSize === 4096),
+  { message: 'LUKS1 supports only 512-byte sectors', path: ['sectorSize'] },
+];
+
+export const EncryptOptions = EncryptOptionFields.refine(...sectorSizeRule);
+
+export const EncryptSpec = EncryptOptionFields.extend({ imageId: z.string().min(1, 'image id is empty') }).refine(...sectorSizeRule);
 export type EncryptSpec = z.input<typeof EncryptSpec>;

@@ -1,6 +1,10 @@
-// The whole image path as one spec: each phase optional, each validated by its own workflow's schema.
+// The whole image path as one spec: each phase optional, each validated by its own workflow's schema
+// (less what the lifecycle fills in from the phases before it: the image id, the iSCSI targets).
 import { z } from 'zod';
+import { baseParamsRule, UpdateBootParametersFields } from './bootParamsSpec';
 import { CustomizeSpec } from './customizeSpec';
+import { EncryptOptions } from './encryptSpec';
+import { ExportSpec } from './exportSpec';
 import { ImportSpec } from './importSpec';
 
 export const LifecycleSpec = z
@@ -10,6 +14,11 @@ export const LifecycleSpec = z
     import: ImportSpec.omit({ name: true }).optional(),
     imageId: z.string().min(1).optional(),
     customize: CustomizeSpec.omit({ imageId: true }).optional(),
+    /** LUKS-encrypt the rootfs; the export then serves the container. */
+    encrypt: EncryptOptions.optional(),
+    export: ExportSpec.omit({ imageId: true, artifactType: true }).optional(),
+    /** Point the nodes at the image; with an export, the iSCSI targets, WWID and key reference are filled in. */
+    bootParameters: UpdateBootParametersFields.omit({ imageId: true, manifestPath: true }).refine(...baseParamsRule).optional(),
   })
   .strict()
   .refine((spec) => Boolean(spec.import) !== Boolean(spec.imageId), {

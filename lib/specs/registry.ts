@@ -8,6 +8,7 @@ import { ExportSpec } from './exportSpec';
 import { ImportSpec } from './importSpec';
 import { LifecycleSpec } from './lifecycleSpec';
 import { RepairManifestsSpec } from './repairSpec';
+import { ValidateInitiatorsSpec } from './validateSpec';
 
 export const workflowInputSchemas: Record<string, z.ZodType> = {
   imageLifecycle: LifecycleSpec,
@@ -18,6 +19,7 @@ export const workflowInputSchemas: Record<string, z.ZodType> = {
   encryptImage: EncryptSpec,
   updateBootParameters: UpdateBootParametersSpec,
   rollbackBootParameters: RollbackBootParametersSpec,
+  validateInitiators: ValidateInitiatorsSpec,
 };
 
 export const defaultWorkflowType = 'imageLifecycle';

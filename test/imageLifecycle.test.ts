@@ -1,0 +1,138 @@
+// The whole lifecycle through the dev stack: import → encrypt → export on both tgtd servers → BSS
+// rollout with a canary and an operator's approval sent to the lifecycle; and a cancellation
+// during the approval wait, which must leave BSS exactly as it was.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomInt } from 'node:crypto';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CsmClient } from '../activities/csm/client';
+import { createTgtDriver } from '../activities/tgt/driver';
+import { localRunner } from '../activities/export/commandRunner';
+import { fileSecretResolver } from '../activities/export/secrets';
+import { devStack } from '../dev/config';
+import { makeSampleImage, type SampleImage } from '../dev/sampleImage';
+import { lunIdentity } from '../lib/lunIdentity';
+import { expandNodeset } from '../lib/nodeset';
+import type { WorkflowStatus } from '../workflows/support/status';
+import { imageLifecycle } from '../workflows/imageLifecycle';
+import { connectClient, uniqueId } from './helpers/temporal';
+
+const bssPath = '/apis/bss/boot/v1/bootparameters';
+const csm = new CsmClient(devStack.csm);
+const oldParams = (cabinet: number) =>
+  `console=ttyS0,115200 root=sbps-s3:s3://boot-images/old-${cabinet}/rootfs:0123456789abcdef0123456789abcdef-3:dvs:api-gw-service-nmn.local:300:nmn0 nmd_data=url=s3://boot-images/old-${cabinet}/rootfs quiet`;
+
+/** Nodes of a cabinet number no other run uses, each with an entry in the simulated BSS. */
+async function seedNodes(): Promise<{ nodeset: string; nodes: string[]; entries: () => Promise<Record<string, unknown>> }> {
+  const cabinet = randomInt(1000, 9999);
+  const nodeset = `x${cabinet}c0s1b0n[0-1]`;
+  const nodes = expandNodeset(nodeset);
+  await csm.request('POST', bssPath, { hosts: nodes, kernel: `s3://boot-images/old-${cabinet}/kernel`, initrd: `s3://boot-images/old-${cabinet}/initrd`, params: oldParams(cabinet) });
+  const entries = async () => {
+    const listed = await csm.request<{ hosts: string[] }[]>('GET', `${bssPath}?name=${nodes.join(',')}`);
+    return Object.fromEntries(nodes.map((node) => [node, listed.find((entry) => entry.hosts.includes(node))]));
+  };
+  return { nodeset, nodes, entries };
+}
+
+async function waitForStep(client: Client, workflowId: string, step: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const handle = client.workflow.getHandle(workflowId);
+    const status = await handle.query<WorkflowStatus>('status').catch(() => undefined);
+    if (status?.step === step) return;
+    const described = await handle.describe().catch(() => undefined);
+    if (described && described.status.name !== 'RUNNING') throw new Error(`${workflowId} ended ${described.status.name} before step "${step}"`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${workflowId} never reached step "${step}"`);
+}
+
+describe('imageLifecycle (dev stack)', () => {
+  let client: Client;
+  let sample: SampleImage;
+  const exported: { linkPath: string; linkEtag: string }[] = [];
+
+  beforeAll(async () => {
+    client = await connectClient();
+    sample = await makeSampleImage(fs.mkdtempSync(path.join(os.tmpdir(), 'lifecycle-')), { payloadMiB: 2, label: uniqueId('lifecycle') });
+  });
+  afterAll(async () => {
+    for (const server of devStack.iscsiServers) {
+      const driver = createTgtDriver({ server: server.name, controlPort: server.controlPort, runner: localRunner(), secrets: fileSecretResolver(os.tmpdir()) });
+      for (const link of exported) await driver.removeExport(lunIdentity(link));
+    }
+    await client.connection.close();
+  });
+
+  const importFiles = () => ({ rootfs: { file: sample.rootfs }, kernel: { file: sample.kernel }, initrd: { file: sample.initrd }, partSizeMiB: 5 });
+  const start = (spec: Record<string, unknown>, workflowId = uniqueId('lifecycle')) =>
+    client.workflow.start(imageLifecycle, { taskQueue: devStack.temporal.taskQueue, workflowId, args: [spec] });
+
+  it('imports, encrypts, exports on both servers and points the nodes at the LUKS LUN after an approval sent to the lifecycle', async () => {
+    const { nodeset, nodes, entries } = await seedNodes();
+    const handle = await start({
+      name: uniqueId('compute'),
+      import: importFiles(),
+      encrypt: { sampleSectors: 16 },
+      export: { servers: devStack.iscsiServers.map((s) => ({ name: s.name })), initiators: { nodes: 'nid[001-002]', iqnPattern: 'iqn.2026-11.test.lifecycle:{node}' } },
+      bootParameters: { nodes: nodeset, canarySize: 1, batchSize: 1, approval: { required: true } },
+    });
+    await waitForStep(client, `${handle.workflowId}.boot-parameters`, 'awaiting approval');
+    const canaryOnly = await entries();
+    expect(JSON.stringify(canaryOnly[nodes[1]])).toContain('old-');
+
+    await handle.signal('approve', { who: 'test-operator', reason: 'canary looks good' });
+    const summary = await handle.result();
+
+    const { encrypt, export: exportPhase, bootParameters, import: imported } = summary.phases;
+    expect(encrypt!.artifact.type).toBe('application/vnd.cray.image.rootfs.luks');
+    exported.push({ linkPath: encrypt!.artifact.link.path, linkEtag: encrypt!.artifact.link.etag! });
+    expect(exportPhase!.artifact.path).toBe(encrypt!.artifact.link.path);
+    const wwid = lunIdentity({ linkPath: encrypt!.artifact.link.path, linkEtag: encrypt!.artifact.link.etag! }).wwid;
+    expect(exportPhase!.servers.map((s) => s.wwid)).toEqual([wwid, wwid]);
+    expect(bootParameters!.approval).toMatchObject({ verdict: 'approved', who: 'test-operator' });
+
+    const rootfs = imported!.artifacts.find((a) => a.type === 'application/vnd.cray.image.rootfs.squashfs')!;
+    const kernel = imported!.artifacts.find((a) => a.type === 'application/vnd.cray.image.kernel')!;
+    const targets = devStack.iscsiServers.map((s) => `iqn.2023-06.csm.iscsi:${s.name}@${s.address}:${s.port}`).join(',');
+    for (const node of nodes) {
+      const entry = (await entries())[node] as { kernel: string; params: string };
+      expect(entry.kernel).toBe(kernel.link.path);
+      expect(entry.params).toContain(`root=sbps-s3:${rootfs.link.path}:${rootfs.link.etag}:dvs:api-gw-service-nmn.local:300:nmn0`);
+      expect(entry.params).toContain(`bootimg.lun.wwid=${wwid}`);
+      expect(entry.params).toContain(`bootimg.luks.key=${encrypt!.artifact.luks.keyId}`);
+      expect(entry.params).toContain(`bootimg.iscsi.targets=${targets}`);
+      expect(entry.params).toMatch(/^console=ttyS0,115200 /);
+    }
+  });
+
+  it('rolls BSS back to exactly what it was when cancelled while waiting for approval', async () => {
+    const { nodeset, entries } = await seedNodes();
+    const before = await entries();
+    const handle: WorkflowHandle<typeof imageLifecycle> = await start({
+      name: uniqueId('compute'),
+      import: importFiles(),
+      bootParameters: { nodes: nodeset, canarySize: 1, approval: { required: true } },
+    });
+    await waitForStep(client, `${handle.workflowId}.boot-parameters`, 'awaiting approval');
+    expect(await entries()).not.toEqual(before);
+
+    await handle.cancel();
+    const failure = await handle.result().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect((await handle.describe()).status.name).toBe('CANCELLED');
+    expect(await entries()).toEqual(before);
+  });
+
+  it('refuses a spec with problems in several phases, naming each, and starts nothing', async () => {
+    const handle = await start({ name: 'x', imageId: 'abc', encrypt: { luksVersion: 1, sectorSize: 4096 }, bootParameters: { nodes: 'nid001' } });
+    const failure = (await handle.result().catch((error: WorkflowFailedError) => error)) as WorkflowFailedError;
+    expect(failure.cause).toMatchObject({ type: 'InvalidInput' });
+    expect(failure.cause!.message).toMatch(/encrypt\.sectorSize: LUKS1 supports only 512-byte sectors/);
+    expect(failure.cause!.message).toMatch(/bootParameters\.nodes: not node xnames/);
+    const history = await handle.fetchHistory();
+    expect(history.events!.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes || e.activityTaskScheduledEventAttributes)).toBe(false);
+  });
+});
