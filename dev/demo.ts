@@ -1,32 +1,51 @@
-// npm run demo: the image path on a generated sample image, through the real dev stack.
+// npm run demo: the whole image lifecycle on a generated sample image, through the real dev stack:
+// import to IMS, LUKS-encrypt, export on both tgtd servers, point four simulated nodes' BSS entries
+// at it (a canary, then the rest).
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import path from 'node:path';
+import type { LifecycleSummary } from '../workflows/imageLifecycle';
 import { devStack, stateDir } from './config';
 import { makeSampleImage } from './sampleImage';
+
+const nodes = 'x3000c0s[1-4]b0n0';
+// Nodes without a BSS entry get one made from these (the rollout then rewrites root= and adds ours).
+const baseParams = 'console=ttyS0,115200 root=sbps-s3:s3://boot-images/none/rootfs:none:dvs:api-gw-service-nmn.local:300:nmn0 quiet';
 
 const started = Date.now();
 const image = await makeSampleImage(path.join(stateDir, 'sample'), { label: 'demo' });
 const connection = await Connection.connect({ address: devStack.temporal.address });
 const client = new Client({ connection, namespace: devStack.temporal.namespace });
-const workflowId = `demo-import-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+const workflowId = `demo-lifecycle-${new Date().toISOString().replace(/[:.]/g, '-')}`;
 const uiLink = `${devStack.temporal.uiUrl}/namespaces/${devStack.temporal.namespace}/workflows/${workflowId}`;
 
-console.log(`demo: importing a sample image (${path.relative(process.cwd(), image.rootfs)}) as ${workflowId}`);
+console.log(`demo: the lifecycle of a sample image (${path.relative(process.cwd(), image.rootfs)}) as ${workflowId}`);
+console.log(`      follow it with: npx imagectl watch ${workflowId}   or in the UI: ${uiLink}`);
 try {
-  const result = await client.workflow.execute('importImage', {
+  const summary = (await client.workflow.execute('imageLifecycle', {
     taskQueue: devStack.temporal.taskQueue,
     workflowId,
-    args: [{ name: 'demo-compute', rootfs: { file: image.rootfs }, kernel: { file: image.kernel }, initrd: { file: image.initrd }, partSizeMiB: 5 }],
-  });
-  const { imageId, manifest, artifacts } = result as { imageId: string; manifest: { path: string; etag: string }; artifacts: { type: string; link: { path: string; etag: string }; md5: string }[] };
+    args: [
+      {
+        name: 'demo-compute',
+        import: { rootfs: { file: image.rootfs }, kernel: { file: image.kernel }, initrd: { file: image.initrd }, partSizeMiB: 5 },
+        encrypt: {},
+        export: { servers: devStack.iscsiServers.map((s) => ({ name: s.name })), initiators: { nodes: 'nid[001-004]', iqnPattern: 'iqn.2026-11.demo.cluster:{node}' } },
+        bootParameters: { nodes, canarySize: 1, batchSize: 2, missingHosts: 'create', baseParams },
+      },
+    ],
+  })) as LifecycleSummary;
+  const { import: imported, encrypt, export: exported, bootParameters } = summary.phases;
   console.log(`
 ┌ demo finished in ${((Date.now() - started) / 1000).toFixed(1)}s
-│ workflow   ${workflowId}
-│ UI         ${uiLink}
-│ IMS image  ${imageId}
-│ manifest   ${manifest.path}  etag ${manifest.etag}
-${artifacts.map((a) => `│   ${a.type.replace('application/vnd.cray.image.', '').padEnd(16)} ${a.link.path}  etag ${a.link.etag}`).join('\n')}
+│ workflow   ${workflowId}   (UI ${uiLink})
+│ IMS image  ${summary.imageId}
+│ manifest   ${summary.manifest.path}  etag ${summary.manifest.etag}
+${(encrypt?.artifact ? [...imported!.artifacts, encrypt.artifact] : imported!.artifacts).map((a) => `│   ${a.type.replace('application/vnd.cray.image.', '').padEnd(16)} ${a.link.path}  etag ${a.link.etag}`).join('\n')}
+│ LUKS${encrypt!.artifact.luks.luksVersion}      uuid ${encrypt!.artifact.luks.uuid}, key ${encrypt!.artifact.luks.keyId} (sha256 ${encrypt!.artifact.luks.fingerprint.slice(0, 16)}…)
+${exported!.servers.map((s) => `│ iSCSI      ${s.server}: ${s.iqn} LUN ${s.lun} on ${s.portals.map((p) => `${p.address}:${p.port}`).join(', ')}  WWID ${s.wwid}`).join('\n')}
+│ BSS        ${bootParameters!.nodes.nodeset}: ${bootParameters!.batches.length} batches (canary first), change ${bootParameters!.changeId}
 │ history    npx imagectl history ${workflowId}
+│ undo BSS   npx imagectl rollback ${bootParameters!.changeId} --wait
 └ the stack stays up for the UI; stop it with: npm stop`);
 } catch (error) {
   const cause = error instanceof WorkflowFailedError ? (error.cause as Error) : (error as Error);
