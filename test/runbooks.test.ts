@@ -1,0 +1,78 @@
+// The runbooks as an operator runs them: bash, the `temporal` CLI from the dev stack's venv, exit codes.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomInt } from 'node:crypto';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CsmClient } from '../activities/csm/client';
+import { ImsClient } from '../activities/ims/client';
+import { devStack, stackEnvironment } from '../dev/config';
+import { makeSampleImage, type SampleImage } from '../dev/sampleImage';
+import { expandNodeset } from '../lib/nodeset';
+import { uniqueId } from './helpers/temporal';
+
+const csm = new CsmClient(devStack.csm);
+const bssPath = '/apis/bss/boot/v1/bootparameters';
+const runbook = (name: string, args: string[]) => execa('bash', [`runbooks/${name}`, ...args], { env: { ...stackEnvironment(), RUNBOOK_POLL_SECONDS: '1' }, reject: false });
+
+describe('runbooks (temporal CLI against the dev stack)', () => {
+  let dir: string;
+  let sample: SampleImage;
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runbooks-'));
+    sample = await makeSampleImage(path.join(dir, 'image'), { payloadMiB: 1, label: uniqueId('runbook') });
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('import-image.sh prints the new IMS image id and exits 0; exits 1 with the failure type for a missing file', async () => {
+    const ok = await runbook('import-image.sh', [uniqueId('rb'), sample.rootfs, sample.kernel, sample.initrd]);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    const imageId = ok.stdout.trim();
+    expect((await new ImsClient(csm).getImage(imageId)).link?.path).toBe(`s3://boot-images/${imageId}/manifest.json`);
+
+    const missing = await runbook('import-image.sh', [uniqueId('rb'), path.join(dir, 'no-such-rootfs')]);
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stderr).toMatch(/workflow failed \(InvalidInput\): .*no-such-rootfs/);
+  });
+
+  it('upgrade-compute-image.sh refuses an invalid spec (exit 2), then upgrades and rollback-boot-parameters.sh undoes it', async () => {
+    const bad = path.join(dir, 'bad.yaml');
+    fs.writeFileSync(bad, 'name: compute\nimageId: abc\nencrypt: { luksVersion: 1, sectorSize: 4096 }\n');
+    const refused = await runbook('upgrade-compute-image.sh', [bad]);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toMatch(/encrypt\.sectorSize.*LUKS1 supports only 512-byte sectors/);
+
+    const nodeset = `x${randomInt(1000, 9999)}c0s[1-2]b0n0`;
+    const nodes = expandNodeset(nodeset);
+    await csm.request('POST', bssPath, { hosts: [nodes[0]], kernel: 's3://boot-images/old/kernel', initrd: 's3://boot-images/old/initrd', params: 'root=sbps-s3:s3://boot-images/old/rootfs:abc:dvs:x:300:nmn0' });
+    const before = await csm.request<unknown[]>('GET', `${bssPath}?name=${nodes[0]}`);
+    const spec = path.join(dir, 'upgrade.yaml');
+    fs.writeFileSync(
+      spec,
+      [
+        `name: ${uniqueId('compute')}`,
+        'import:',
+        `  rootfs: { file: ${sample.rootfs} }`,
+        `  kernel: { file: ${sample.kernel} }`,
+        `  initrd: { file: ${sample.initrd} }`,
+        'bootParameters:',
+        `  nodes: "${nodeset}"`,
+        '  missingHosts: create',
+        '  baseParams: "console=ttyS0 root=sbps-s3:s3://boot-images/none/rootfs:none:dvs:x:300:nmn0"',
+      ].join('\n'),
+    );
+    const workflowId = uniqueId('upgrade');
+    const upgraded = await runbook('upgrade-compute-image.sh', [spec, workflowId]);
+    expect(upgraded.exitCode, upgraded.stderr).toBe(0);
+    const changeId = JSON.parse(upgraded.stdout).phases.bootParameters.changeId as string;
+    expect(changeId).toBe(`${workflowId}.boot-parameters`);
+    expect(await csm.request('GET', `${bssPath}?name=${nodes[0]}`)).not.toEqual(before);
+
+    const rolledBack = await runbook('rollback-boot-parameters.sh', [changeId]);
+    expect(rolledBack.exitCode, rolledBack.stderr).toBe(0);
+    expect(await csm.request('GET', `${bssPath}?name=${nodes[0]}`)).toEqual(before);
+    // The node that had no entry before the upgrade has none again.
+    await expect(csm.request('GET', `${bssPath}?name=${nodes[1]}`)).rejects.toMatchObject({ status: 404 });
+  });
+});
