@@ -136,17 +136,42 @@ const progressLine = (work: PendingWork) =>
     ? `${work.activity.padEnd(20)} ${progressBar(work.progress.done, work.progress.total)} ${work.progress.unit === 'bytes' ? `${bytes(work.progress.done)} / ${bytes(work.progress.total)}` : `${work.progress.done} / ${work.progress.total} nodes`}`
     : `${work.activity.padEnd(20)} running`;
 
+interface Snapshot {
+  workflowId: string;
+  status: string;
+  workflowStatus?: WorkflowStatus;
+  pending: PendingWork[];
+  /** The running phase of a lifecycle (its `currentChild`), followed down. */
+  child?: Snapshot;
+}
+
+async function snapshot(client: Client, workflowId: string): Promise<Snapshot> {
+  const handle = client.workflow.getHandle(workflowId);
+  const [{ status: state, pending }, workflowStatus] = await Promise.all([pendingWork(handle), queryStatus(handle)]);
+  const childId = workflowStatus?.details.currentChild;
+  const child = state === 'RUNNING' && typeof childId === 'string' ? await snapshot(client, childId).catch(() => undefined) : undefined;
+  return { workflowId, status: state, workflowStatus, pending, child: child?.status === 'RUNNING' ? child : undefined };
+}
+
+function snapshotLines(top: Snapshot, current: Snapshot = top, indent = ''): string[] {
+  const { workflowStatus } = current;
+  const awaiting = workflowStatus?.step === 'awaiting approval';
+  return [
+    `${indent}${current.workflowId}: ${current.status}${workflowStatus ? ` — ${workflowStatus.phase}: ${workflowStatus.step}${workflowStatus.imageId ? `, image ${workflowStatus.imageId}` : ''}` : ''}`,
+    ...current.pending.map((p) => `${indent}  ${progressLine(p)}`),
+    ...(awaiting ? [`${indent}  awaiting approval: imagectl approve ${top.workflowId} --reason "..."  (or --reject)`] : []),
+    ...(current.child ? snapshotLines(top, current.child, `${indent}  `) : []),
+  ];
+}
+
 const status: Command = async (args, options) => {
   const workflowId = requireArg(args, 'workflow ID');
   return withClient(async (client) => {
-    const handle = client.workflow.getHandle(workflowId);
-    const [{ status: state, pending }, workflowStatus] = await Promise.all([pendingWork(handle), queryStatus(handle)]);
-    const recent = workflowStatus?.attempts.slice(-5) ?? [];
-    print(options, { workflowId, status: state, ...workflowStatus, pending }, () =>
+    const state = await snapshot(client, workflowId);
+    const recent = state.workflowStatus?.attempts.slice(-5) ?? [];
+    print(options, { ...state.workflowStatus, ...state }, () =>
       [
-        `${workflowId}: ${state}`,
-        workflowStatus ? `  phase ${workflowStatus.phase}, step: ${workflowStatus.step}${workflowStatus.imageId ? `, image ${workflowStatus.imageId}` : ''}` : '',
-        ...pending.map((p) => `  ${progressLine(p)}`),
+        ...snapshotLines(state),
         recent.length ? '  last attempts:' : '',
         ...recent.map((a) => `    ${a.outcome.padEnd(10)} ${a.label}${a.message ? ` — ${a.failureType}: ${a.message}` : ''}`),
       ]
@@ -163,15 +188,15 @@ const watch: Command = async (args, options) => {
     const handle = client.workflow.getHandle(workflowId);
     let previous = '';
     for (;;) {
-      const [{ status: state, pending }, workflowStatus] = await Promise.all([pendingWork(handle), queryStatus(handle)]);
-      const screen = [`${workflowId}: ${state}${workflowStatus ? ` — ${workflowStatus.phase}: ${workflowStatus.step}` : ''}`, ...pending.map((p) => `  ${progressLine(p)}`)].join('\n');
-      if (options.json) console.log(JSON.stringify({ status: state, step: workflowStatus?.step, phase: workflowStatus?.phase, pending }));
+      const state = await snapshot(client, workflowId);
+      const screen = snapshotLines(state).join('\n');
+      if (options.json) console.log(JSON.stringify({ status: state.status, step: state.workflowStatus?.step, phase: state.workflowStatus?.phase, pending: state.pending, child: state.child }));
       else if (screen !== previous) {
         if (process.stdout.isTTY && previous) process.stdout.write(`\x1b[${previous.split('\n').length}A\x1b[J`);
         console.log(screen);
       }
       previous = screen;
-      if (state !== 'RUNNING') return awaitOutcome(handle, { ...options, json: options.json }, (result) => JSON.stringify(result, null, 2));
+      if (state.status !== 'RUNNING') return awaitOutcome(handle, { ...options, json: options.json }, (result) => JSON.stringify(result, null, 2));
       await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
     }
   });

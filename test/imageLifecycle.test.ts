@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
+import { execa } from 'execa';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CsmClient } from '../activities/csm/client';
@@ -83,7 +84,8 @@ describe('imageLifecycle (dev stack)', () => {
     const canaryOnly = await entries();
     expect(JSON.stringify(canaryOnly[nodes[1]])).toContain('old-');
 
-    await handle.signal('approve', { who: 'test-operator', reason: 'canary looks good' });
+    const approved = await execa('tsx', ['cli/imagectl.ts', 'approve', handle.workflowId, '--reason', 'canary looks good'], { env: { USER: 'test-operator' }, reject: false });
+    expect(approved.exitCode, approved.stderr).toBe(0);
     const summary = await handle.result();
 
     const { encrypt, export: exportPhase, bootParameters, import: imported } = summary.phases;
@@ -118,6 +120,9 @@ describe('imageLifecycle (dev stack)', () => {
     });
     await waitForStep(client, `${handle.workflowId}.boot-parameters`, 'awaiting approval');
     expect(await entries()).not.toEqual(before);
+    const shown = await execa('tsx', ['cli/imagectl.ts', 'status', handle.workflowId], { reject: false });
+    expect(shown.stdout).toContain(`${handle.workflowId}.boot-parameters: RUNNING — boot-params: awaiting approval`);
+    expect(shown.stdout).toContain(`awaiting approval: imagectl approve ${handle.workflowId} --reason`);
 
     await handle.cancel();
     const failure = await handle.result().catch((error: unknown) => error);
