@@ -7,13 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@temporalio/client';
 import { devStack } from '../dev/config';
 import { makeSampleImage, type SampleImage } from '../dev/sampleImage';
-import { localRunner } from '../activities/export/commandRunner';
-import { fileSecretResolver } from '../activities/export/secrets';
-import { createTgtDriver } from '../activities/tgt/driver';
 import { lunIdentity, marshalTargetIqn } from '../lib/lunIdentity';
 import { exportImage } from '../workflows/exportImage';
 import { seedImage } from './helpers/images';
 import { connectClient, uniqueId } from './helpers/temporal';
+import { removeDevStackExports } from './helpers/exports';
 import { discover, identify, naaMatchesWwid, readCapacity } from './export/helpers/initiator';
 import { attemptRowsOf } from './helpers/history';
 
@@ -29,10 +27,7 @@ describe('exportImage (two tgtd servers, libiscsi initiators)', () => {
     sample = await makeSampleImage(fs.mkdtempSync(path.join(os.tmpdir(), 'export-')), { payloadMiB: 2, label: uniqueId('export') });
   });
   afterAll(async () => {
-    for (const server of devStack.iscsiServers) {
-      const driver = createTgtDriver({ server: server.name, controlPort: server.controlPort, runner: localRunner(), secrets: fileSecretResolver(os.tmpdir()) });
-      for (const link of exported) await driver.removeExport(lunIdentity(link));
-    }
+    await removeDevStackExports(exported);
     await client.connection.close();
   });
 

@@ -9,9 +9,6 @@ import { execa } from 'execa';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CsmClient } from '../activities/csm/client';
-import { createTgtDriver } from '../activities/tgt/driver';
-import { localRunner } from '../activities/export/commandRunner';
-import { fileSecretResolver } from '../activities/export/secrets';
 import { devStack } from '../dev/config';
 import { makeSampleImage, type SampleImage } from '../dev/sampleImage';
 import { lunIdentity } from '../lib/lunIdentity';
@@ -19,6 +16,7 @@ import { expandNodeset } from '../lib/nodeset';
 import type { WorkflowStatus } from '../workflows/support/status';
 import { imageLifecycle } from '../workflows/imageLifecycle';
 import { connectClient, uniqueId } from './helpers/temporal';
+import { removeDevStackExports } from './helpers/exports';
 
 const bssPath = '/apis/bss/boot/v1/bootparameters';
 const csm = new CsmClient(devStack.csm);
@@ -60,10 +58,7 @@ describe('imageLifecycle (dev stack)', () => {
     sample = await makeSampleImage(fs.mkdtempSync(path.join(os.tmpdir(), 'lifecycle-')), { payloadMiB: 2, label: uniqueId('lifecycle') });
   });
   afterAll(async () => {
-    for (const server of devStack.iscsiServers) {
-      const driver = createTgtDriver({ server: server.name, controlPort: server.controlPort, runner: localRunner(), secrets: fileSecretResolver(os.tmpdir()) });
-      for (const link of exported) await driver.removeExport(lunIdentity(link));
-    }
+    await removeDevStackExports(exported);
     await client.connection.close();
   });
 
