@@ -3,7 +3,7 @@
 // encryptImage workflow asks for that queue first (Temporal's worker-specific task queue pattern).
 import os from 'node:os';
 import path from 'node:path';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { parseInput } from '../lib/parseInput';
@@ -44,12 +44,19 @@ export function createEncryptionHostActivities(s3: S3Client, env: NodeJS.Process
       return { ...staged, outputDir };
     },
 
-    /** Removes local files this host made (the staged plaintext and the container once uploaded). */
+    /**
+     * Removes local files this host made: the staged plaintext, the containers, and the
+     * `<container>.partial-*` files an attempt killed mid-encryption left behind.
+     */
     async removeLocalFiles(raw: z.input<typeof LocalFiles>): Promise<{ removed: number }> {
       const { paths } = parseInput(LocalFiles, raw, 'file list');
-      const owned = paths.filter((p) => path.resolve(p).startsWith(`${path.resolve(cacheDir)}${path.sep}`));
-      await Promise.all(owned.map((p) => rm(p, { force: true })));
-      return { removed: owned.length };
+      const owned = paths.map((p) => path.resolve(p)).filter((p) => p.startsWith(`${path.resolve(cacheDir)}${path.sep}`));
+      const partials = await Promise.all(
+        owned.map(async (file) => (await readdir(path.dirname(file)).catch(() => [])).filter((name) => name.startsWith(`${path.basename(file)}.partial-`)).map((name) => path.join(path.dirname(file), name))),
+      );
+      const doomed = [...owned, ...partials.flat()];
+      await Promise.all(doomed.map((p) => rm(p, { force: true })));
+      return { removed: doomed.length };
     },
   };
 }

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devStack, stackEnvironment } from '../dev/config';
 import { makeSampleImage, type SampleImage } from '../dev/sampleImage';
@@ -13,6 +13,17 @@ import { MediaType, parseS3Url, structuralProblems, type Manifest } from '../lib
 import { encryptImage } from '../workflows/encryptImage';
 import { objectStore, s3, seedImage } from './helpers/images';
 import { connectClient, uniqueId } from './helpers/temporal';
+import { attemptRowsOf } from './helpers/history';
+import { startWorkerProcess } from './helpers/workerProcess';
+
+async function waitForPendingActivity(handle: WorkflowHandle, activity: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const pending = (await handle.describe()).raw.pendingActivities ?? [];
+    if (pending.some((p) => p.activityType?.name === activity)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${activity} never started`);
+}
 
 const env = stackEnvironment();
 const keyFile = (keyId: string) => path.join(env.LUKS_KEY_DIR, `${keyId}.key`);
@@ -46,6 +57,12 @@ function payloadText(value: unknown): string {
   if (Array.isArray(value)) return value.map(payloadText).join('\n');
   if (value && typeof value === 'object') return Object.values(value).map(payloadText).join('\n');
   return typeof value === 'string' ? value : '';
+}
+
+/** The key as text, and its bytes (text and decoded) in hex and base64: none may appear in a history. */
+function keyForms(key: Buffer): string[] {
+  const raw = Buffer.from(key.toString('utf8'), 'base64url');
+  return [key.toString('utf8'), ...[key, raw].flatMap((bytes) => [bytes.toString('hex'), bytes.toString('base64'), bytes.toString('base64url')])];
 }
 
 describe('encryptImage (dev stack, cryptsetup + userspace AES-XTS)', () => {
@@ -101,7 +118,7 @@ describe('encryptImage (dev stack, cryptsetup + userspace AES-XTS)', () => {
     // The key never appears in the workflow's history: only its id and fingerprint.
     const history = payloadText(await client.workflow.getHandle(workflowId).fetchHistory());
     expect(history).toContain(keyId);
-    expect(history).not.toContain(fs.readFileSync(keyFile(keyId), 'utf8'));
+    for (const form of keyForms(fs.readFileSync(keyFile(keyId)))) expect(history.includes(form), `key found in history as ${form.slice(0, 6)}…`).toBe(false);
 
     // Nothing of this image is left in the host's scratch space.
     const leftovers = fs.readdirSync(path.join(env.LUKS_WORK_DIR, 'cache', 'encrypted')).filter((f) => f.startsWith(image.imageId));
@@ -120,6 +137,34 @@ describe('encryptImage (dev stack, cryptsetup + userspace AES-XTS)', () => {
     const container = path.join(dir, 'rootfs1.luks');
     await download(result.artifact.link.path, container);
     expect((await execa('cryptsetup', ['luksDump', container])).stdout).toMatch(/^Version:\s+1$/m);
+  });
+
+  it('completes after its worker is killed mid-encryption, with a correct container and no leftovers', async () => {
+    const image = await seedImage(sample);
+    const hostId = uniqueId('kill-host');
+    const taskQueue = uniqueId('encrypt-kill');
+    const workerEnv = { WORKER_HOST_ID: hostId };
+    const first = await startWorkerProcess(taskQueue, workerEnv);
+    const workflowId = uniqueId('encrypt-kill');
+    const handle = await client.workflow.start(encryptImage, { taskQueue, workflowId, args: [{ imageId: image.imageId, sampleSectors: 16 }] });
+    await waitForPendingActivity(handle, 'encryptFile');
+    await first.kill('SIGKILL');
+    const second = await startWorkerProcess(taskQueue, workerEnv);
+    try {
+      const result = await handle.result();
+      const attempts = await attemptRowsOf(client, workflowId);
+      expect(attempts.filter((row) => row.type === 'encryptFile').map((row) => row.outcome)).toEqual(['timed-out', 'completed']);
+      expect(result.verification).toBeDefined();
+      const container = path.join(dir, 'killed.luks');
+      await download(result.artifact.link.path, container);
+      const plaintext = await decryptWithCryptsetup(container, keyFile(result.artifact.luks.keyId), (await execa('cryptsetup', ['luksDump', container])).stdout);
+      const rootfs = fs.readFileSync(sample.rootfs);
+      expect(plaintext.subarray(0, rootfs.length).equals(rootfs)).toBe(true);
+      const leftovers = fs.readdirSync(path.join(env.LUKS_WORK_DIR, 'cache', 'encrypted')).filter((f) => f.startsWith(image.imageId));
+      expect(leftovers).toEqual([]);
+    } finally {
+      await second.kill();
+    }
   });
 
   it('changes nothing when the rootfs in S3 is not what the manifest says', async () => {

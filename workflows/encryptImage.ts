@@ -42,7 +42,8 @@ const onHost = (taskQueue: string) =>
   labelledActivities<EncryptionHostActivities>({
     taskQueue,
     startToCloseTimeout: '12h',
-    heartbeatTimeout: '1m',
+    // cryptsetup's key derivation (seconds) is the longest stretch without a heartbeat.
+    heartbeatTimeout: '30s',
     scheduleToStartTimeout: '10m',
     retry: { maximumAttempts: 1 },
   });
