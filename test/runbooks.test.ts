@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CsmClient } from '../activities/csm/client';
 import { ImsClient } from '../activities/ims/client';
-import { devStack, stackEnvironment } from '../dev/config';
+import { devStack, stackEnvironment, stateDir } from '../dev/config';
 import { makeSampleImage, type SampleImage } from '../dev/sampleImage';
 import { expandNodeset } from '../lib/nodeset';
 import { uniqueId } from './helpers/temporal';
@@ -34,6 +34,19 @@ describe('runbooks (temporal CLI against the dev stack)', () => {
     const missing = await runbook('import-image.sh', [uniqueId('rb'), path.join(dir, 'no-such-rootfs')]);
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toMatch(/workflow failed \(InvalidInput\): .*no-such-rootfs/);
+  });
+
+  it('a malformed input given to `temporal workflow execute` fails the run at once with every zod issue', async () => {
+    const temporal = path.join(stateDir, 'venv', 'bin', 'temporal');
+    const result = await execa(temporal, [
+      'workflow', 'execute', '--address', devStack.temporal.address, '--task-queue', devStack.temporal.taskQueue,
+      '--type', 'importImage', '--workflow-id', uniqueId('cli-bad'), '--input', '{"name":"","rootfs":{"ftp":"x"},"partSizeMiB":1}',
+    ], { reject: false, all: true });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.all).toMatch(/invalid import spec/);
+    expect(result.all).toMatch(/name: image name is empty/);
+    expect(result.all).toMatch(/rootfs: give either/);
+    expect(result.all).toMatch(/partSizeMiB: /);
   });
 
   it('upgrade-compute-image.sh refuses an invalid spec (exit 2), then upgrades and rollback-boot-parameters.sh undoes it', async () => {
