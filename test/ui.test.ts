@@ -1,0 +1,125 @@
+// The Temporal UI shows what an operator needs to follow a retried step: a browser (playwright-core
+// driving Debian's chromium, headless) finds an importImage run by its ImageId search attribute,
+// opens it, and finds the failed attempt of its faulted activity in the event history.
+// A screenshot of that history is saved under .dev/screenshots/ (git-ignored).
+import type { Client } from '@temporalio/client';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { devStack, stateDir } from '../dev/config';
+import { makeSampleImage } from '../dev/sampleImage';
+import { importImage } from '../workflows/importImage';
+import { connectClient, uniqueId } from './helpers/temporal';
+
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const screenshotDir = path.join(stateDir, 'screenshots');
+const injectedMessage = '503 Service Unavailable: injected by the simulator';
+const setSimFaults = async (faults: object) => {
+  const response = await fetch(`${devStack.csm.url}/_sim/faults`, { method: 'PUT', body: JSON.stringify(faults) });
+  if (!response.ok) throw new Error(`PUT /_sim/faults: ${response.status} ${await response.text()}`);
+};
+
+let client: Client;
+let browser: Browser;
+beforeAll(async () => {
+  client = await connectClient();
+});
+afterAll(async () => {
+  await browser?.close();
+  await client?.connection.close();
+});
+
+/** Fails the test (rather than skipping it) when Chromium is missing. */
+async function launchChromium(): Promise<Browser> {
+  try {
+    fs.accessSync(chromiumPath, fs.constants.X_OK);
+  } catch {
+    throw new Error(`no Chromium at ${chromiumPath}: install Debian's chromium package (bash dev/setup.sh, or apt-get install chromium), or set CHROMIUM_PATH`);
+  }
+  // --no-sandbox: the suite runs as root here, and Chromium refuses its sandbox as root.
+  return chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+}
+
+/** Runs `check` on a fresh page; on failure, saves what the page showed next to the screenshots. */
+async function withPage(name: string, check: (page: Page) => Promise<void>) {
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  page.setDefaultTimeout(20_000);
+  try {
+    await check(page);
+  } catch (error) {
+    fs.mkdirSync(screenshotDir, { recursive: true });
+    const file = path.join(screenshotDir, `${name}-failure.png`);
+    await page.screenshot({ path: file }).catch(() => undefined);
+    console.log(`UI test failed at ${page.url()}; screenshot: ${file}`);
+    throw error;
+  } finally {
+    await page.close();
+  }
+}
+
+describe('the Temporal UI of the dev stack', () => {
+  it('finds an import by its ImageId and shows the failed attempt of its faulted activity in the event history', { timeout: 90_000 }, async () => {
+    browser = await launchChromium();
+    const sample = await makeSampleImage(fs.mkdtempSync(path.join(os.tmpdir(), 'ui-')), { payloadMiB: 1, label: uniqueId('ui') });
+    const workflowId = uniqueId('import-ui');
+    await setSimFaults({ failNext: 1, errorStatus: 503, errorPathPrefix: '/apis/ims' });
+    let imageId: string;
+    try {
+      ({ imageId } = await client.workflow.execute(importImage, {
+        taskQueue: devStack.temporal.taskQueue,
+        workflowId,
+        args: [{ name: 'ui-503', rootfs: { file: sample.rootfs } }],
+      }));
+    } finally {
+      await setSimFaults({ failNext: 0, errorPathPrefix: '/apis/' });
+    }
+    const query = `ImageId="${imageId}"`;
+    // The list page reads the visibility store: wait until it answers the query, so the UI is not raced.
+    for (const deadline = Date.now() + 10_000; ; await new Promise((resolve) => setTimeout(resolve, 200))) {
+      const found = [];
+      for await (const execution of client.workflow.list({ query })) found.push(execution.workflowId);
+      if (found.includes(workflowId)) break;
+      if (Date.now() > deadline) throw new Error(`visibility does not list ${workflowId} for ${query} (found: ${found.join(', ') || 'none'})`);
+    }
+
+    await withPage(`ui-${workflowId}`, async (page) => {
+      const base = `${devStack.temporal.uiUrl}/namespaces/${devStack.temporal.namespace}`;
+      await page.goto(`${base}/workflows?query=${encodeURIComponent(query)}`);
+      const link = page.getByRole('link', { name: workflowId, exact: true });
+      await link.waitFor();
+      // The query was applied: only this run carries this image id.
+      expect(await page.getByTestId('workflows-summary-configurable-table-row').count()).toBe(1);
+
+      await link.click();
+      await page.waitForURL(new RegExp(`/workflows/${workflowId}/[^/]+/`));
+      await page.getByRole('tab', { name: /Event History/ }).click();
+      await page.waitForURL(/\/history$/);
+      await page.getByTestId('feed').click(); // the "All" view: one row per event
+      const events = page.getByTestId('event-summary-row');
+      // The whole history is on the page once both its first and its last event are.
+      await events.and(page.locator('[data-eventid="1"]')).waitFor();
+      await events.filter({ hasText: 'Workflow Execution Completed' }).waitFor();
+
+      const failed = events.filter({ hasText: 'Activity Task Failed' });
+      expect(await failed.count(), 'Activity Task Failed rows in the event history').toBe(1);
+      const failedRow = failed.first();
+      expect(await failedRow.innerText()).toContain(injectedMessage);
+      // The retry is an activity of its own, labelled in its summary.
+      await events.filter({ hasText: 'Activity Task Scheduled' }).filter({ hasText: 'create IMS image record (attempt 2)' }).waitFor();
+
+      // Expanded, the failed event shows its activity's summary and the whole failure message.
+      await failedRow.getByRole('button', { name: 'Expand details' }).click();
+      const details = page.getByTestId('event-summary-row-expanded');
+      await details.getByText('create IMS image record', { exact: true }).waitFor();
+      await details.getByText(`IMS: GET /apis/ims/v3/images: ${injectedMessage}`).first().waitFor();
+
+      await failedRow.evaluate((row) => row.scrollIntoView({ block: 'center' }));
+      fs.mkdirSync(screenshotDir, { recursive: true });
+      const screenshot = path.join(screenshotDir, `ui-${workflowId}.png`);
+      await page.screenshot({ path: screenshot });
+      console.log(`event history screenshot: ${path.relative(process.cwd(), screenshot)}`);
+    });
+  });
+});
