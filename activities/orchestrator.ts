@@ -9,6 +9,7 @@ import { createEncryptionHostLookup } from './encryptionHost';
 import { createImsActivities } from './ims/activities';
 import { ImsClient } from './ims/client';
 import { createImportPreflightActivities } from './import/preflight';
+import { createInitiatorActivities } from './initiator/activities';
 import { createManifestActivities } from './manifest/activities';
 import { ObjectStore } from './manifest/objectStore';
 import { createS3Client, s3SettingsFromEnv } from './s3/client';
@@ -27,6 +28,7 @@ export function createOrchestratorActivities(env: NodeJS.ProcessEnv = process.en
     ...createImsActivities(new ImsClient(csm)),
     ...createCfsActivities(new CfsClient(csm)),
     ...createEncryptionHostLookup(env),
+    ...createInitiatorActivities(env),
     ...createBssActivities({ bss: new BssClient(csm), snapshots: new SnapshotStore(store, env.BSS_SNAPSHOT_PREFIX ?? defaultSnapshotPrefix), store }),
   };
 }

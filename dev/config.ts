@@ -60,5 +60,6 @@ export function stackEnvironment(): Record<string, string> {
     CSM_CLIENT_SECRET: devStack.csm.clientSecret,
     LUKS_KEY_DIR: path.join(stateDir, 'luks-keys'),
     LUKS_WORK_DIR: path.join(stateDir, 'luks'),
+    INITIATOR_WORK_DIR: path.join(stateDir, 'initiator'),
   };
 }

@@ -8,3 +8,5 @@ export { exportImage } from './exportImage';
 export { encryptImage } from './encryptImage';
 export { updateBootParameters } from './updateBootParameters';
 export { rollbackBootParameters } from './rollbackBootParameters';
+export { validateInitiators } from './validateInitiators';
+export { validateInitiatorBatch } from './validateInitiatorBatch';

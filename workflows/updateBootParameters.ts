@@ -10,7 +10,6 @@
 import {
   ApplicationFailure,
   CancellationScope,
-  CancelledFailure,
   ChildWorkflowFailure,
   ParentClosePolicy,
   condition,
@@ -31,6 +30,7 @@ import { ApprovalDecision, UpdateBootParametersSpec, type ParsedUpdateBootParame
 import { central } from './support/activities';
 import { attempt, failureTypeOf } from './support/attempt';
 import { parseInput } from './support/input';
+import { inLanes } from './support/lanes';
 import { trackStatus } from './support/status';
 import { bootParameterActivities as bss, rollbackBootParameters } from './rollbackBootParameters';
 
@@ -233,30 +233,6 @@ function operatorDecisions(status: ReturnType<typeof trackStatus>) {
       finished = true;
     },
   };
-}
-
-/**
- * Runs `work` on each item, at most `lanes` at once, in order. After a failure no new item starts,
- * but those already running are awaited before the failure is thrown: nothing is left running behind.
- */
-async function inLanes<T>(items: T[], lanes: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  let stopped = false;
-  const lane = async () => {
-    while (!stopped && next < items.length) {
-      if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('rollout cancelled');
-      const index = next++;
-      try {
-        await work(items[index], index);
-      } catch (error) {
-        stopped = true;
-        throw error;
-      }
-    }
-  };
-  const settled = await Promise.allSettled(Array.from({ length: Math.min(lanes, items.length) }, lane));
-  const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
-  if (failed) throw failed.reason;
 }
 
 const reasonOf = (error: unknown) => (error instanceof ChildWorkflowFailure ? (rootCause(error) ?? error.message) : (error as Error).message);

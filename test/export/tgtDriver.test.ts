@@ -43,7 +43,6 @@ describe('tgt driver against real tgtd, seen from libiscsi', () => {
     for (const [name, value] of Object.entries({ user: chapUser, password: chapPassword, 'mutual-user': 'target-user', 'mutual-password': mutualPassword })) {
       await writeFile(path.join(secretsDir, 'chap', name), value + '\n', { mode: 0o600 });
     }
-    await writeFile(path.join(dir, 'chap-password'), chapPassword, { mode: 0o600 });
     const backingFile = path.join(dir, 'rootfs');
     await writeFile(backingFile, randomBytes(sizeBytes));
     await chmod(backingFile, 0o444);
@@ -90,7 +89,7 @@ describe('tgt driver against real tgtd, seen from libiscsi', () => {
     const [server] = servers;
     const lun = (await server.driver.listExports()).find((l) => l.serial === spec.identity.serial)!;
     expect(lun.readonly).toBe(true);
-    const write = await tryWrite(lunOf(server, lun.lun), login, path.join(dir, 'chap-password'));
+    const write = await tryWrite(lunOf(server, lun.lun), login);
     expect(write.ok, write.output).toBe(false);
     expect(write.output).toMatch(/write protected/); // the WP bit tgtd reports in MODE SENSE for readonly=1
   });

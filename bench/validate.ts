@@ -1,0 +1,184 @@
+// Benchmark: validateInitiators for many simulated nodes (libiscsi, one IQN each, every node in the ACL,
+// CHAP) against the dev stack's two tgtd servers, through a worker in this process; then the same checks
+// as a plain shell loop with the same concurrency (what an admin would script with xargs -P), the anchor.
+// Also reports the largest history of any workflow of the run (the parent's runs and every batch).
+// Usage: npm run bench -- validate [--nodes 1000,10000] [--per-server 8] [--acl listed|all]
+// --acl all exports to any initiator (tgt's ALL) instead of one ACL per node: tgtd scans its ACL list on
+// every login, so with 10,000 listed initiators tgtd itself, not the checks, sets the pace.
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { NativeConnection, Worker, DefaultLogger, Runtime } from '@temporalio/worker';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { execa } from 'execa';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { localRunner } from '../activities/export/commandRunner';
+import { fileSecretResolver } from '../activities/export/secrets';
+import { createInitiatorActivities } from '../activities/initiator/activities';
+import { createS3ImportActivities } from '../activities/s3/activities';
+import { createS3Client } from '../activities/s3/client';
+import { createTgtDriver } from '../activities/tgt/driver';
+import { devStack } from '../dev/config';
+import { makeSampleImage } from '../dev/sampleImage';
+import { lunIdentity, marshalTargetIqn } from '../lib/lunIdentity';
+import type { ValidationSummary } from '../workflows/validateInitiators';
+
+const { values } = parseArgs({ options: { nodes: { type: 'string', default: '1000,10000' }, 'per-server': { type: 'string', default: '8' }, acl: { type: 'string', default: 'listed' } } });
+const sizes = values.nodes.split(',').map(Number);
+const perServer = Number(values['per-server']);
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+const run = randomUUID().slice(0, 6);
+const dir = mkdtempSync(path.join(tmpdir(), 'bench-validate-'));
+const secretsDir = path.join(dir, 'secrets');
+const chap = { user: `bench-${run}`, password: randomBytes(12).toString('base64url') };
+mkdirSync(path.join(secretsDir, 'chap'), { recursive: true, mode: 0o700 });
+writeFileSync(path.join(secretsDir, 'chap/user'), chap.user, { mode: 0o600 });
+writeFileSync(path.join(secretsDir, 'chap/password'), chap.password, { mode: 0o600 });
+const s3 = createS3Client(devStack.s3);
+const nodeName = (i: number) => `nid${String(i + 1).padStart(5, '0')}`;
+const iqnPattern = `iqn.2026-11.bench.validate:{node}`;
+const servers = devStack.iscsiServers.map((s) => ({
+  ...s,
+  name: `vb${run}-${s.name}`,
+  driver: createTgtDriver({ server: `vb${run}-${s.name}`, controlPort: s.controlPort, runner: localRunner(), secrets: fileSecretResolver(secretsDir) }),
+}));
+
+async function exportImage(maxNodes: number) {
+  const sample = await makeSampleImage(path.join(dir, 'sample'), { payloadMiB: 1, label: `bench-${run}` });
+  chmodSync(sample.rootfs, 0o444);
+  const key = `bench/validate-${run}/rootfs`;
+  const put = await s3.send(new PutObjectCommand({ Bucket: 'boot-images', Key: key, Body: readFileSync(sample.rootfs) }));
+  const link = { linkPath: `s3://boot-images/${key}`, linkEtag: put.ETag!.replaceAll('"', '') };
+  const initiators = Array.from({ length: maxNodes }, (_, i) => iqnPattern.replace('{node}', nodeName(i)));
+  const started = performance.now();
+  const exported = await Promise.all(
+    servers.map((s) =>
+      s.driver.ensureExport({
+        identity: lunIdentity(link),
+        backingFile: sample.rootfs,
+        sizeBytes: statSync(sample.rootfs).size,
+        initiators: values.acl === 'all' ? 'generate-node-acls' : initiators,
+        chap: { userRef: 'chap/user', secretRef: 'chap/password' },
+        portals: [],
+      }),
+    ),
+  );
+  console.log(`exported on ${servers.length} servers with ${values.acl === 'all' ? 'no ACL (any initiator)' : `${maxNodes} ACLs each`} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return { link, lun: exported[0].lun, size: statSync(sample.rootfs).size };
+}
+
+async function ours(client: Client, taskQueue: string, nodes: number, link: { linkPath: string; linkEtag: string }) {
+  const workflowId = `bench-validate-${run}-${nodes}`;
+  const started = performance.now();
+  const handle = await client.workflow.start('validateInitiators', {
+    taskQueue,
+    workflowId,
+    args: [
+      {
+        nodes: `nid[00001-${String(nodes).padStart(5, '0')}]`,
+        rootfs: { path: link.linkPath, etag: link.linkEtag },
+        iscsi: { targets: servers.map((s) => ({ iqn: marshalTargetIqn(s.name), address: s.address, port: s.port })) },
+        initiator: { driver: 'libiscsi', iqnPattern },
+        chap: { userRef: 'chap/user', secretRef: 'chap/password' },
+      },
+    ],
+  });
+  const summary = (await handle.result().catch((error: unknown) => {
+    if (error instanceof WorkflowFailedError) throw new Error(`validation failed: ${error.cause?.message}`);
+    throw error;
+  })) as ValidationSummary;
+  const seconds = (performance.now() - started) / 1000;
+  if (summary.passed !== nodes) throw new Error(`expected ${nodes} passed nodes, got ${JSON.stringify(summary)}`);
+  return { seconds, runs: summary.runs, maxEvents: await maxEvents(client, workflowId, handle.firstExecutionRunId, Math.ceil(nodes / 500)) };
+}
+
+/** The longest history among the parent's runs (following continue-as-new) and its batches. */
+async function maxEvents(client: Client, workflowId: string, firstRunId: string, batches: number): Promise<number> {
+  let most = 0;
+  for (let runId: string | undefined = firstRunId; runId; ) {
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    most = Math.max(most, history.events!.length);
+    runId = history.events!.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  for (let batch = 0; batch < batches; batch++) {
+    most = Math.max(most, (await client.workflow.getHandle(`${workflowId}-batch-${batch}`).describe()).historyLength);
+  }
+  return most;
+}
+
+/** The same per-node, per-server checks as a shell loop: xargs -P with the same total concurrency. */
+async function shell(nodes: number, lun: number, size: number) {
+  const script = `
+set -u
+node=$1; address=$2; iqn=$3
+me="iqn.2026-11.bench.validate:$node"; url="iscsi://$address:3260"; lun="$url/$iqn/${lun}"
+export LIBISCSI_CHAP_USERNAME="$CHAP_USER" LIBISCSI_CHAP_PASSWORD="$CHAP_PASSWORD"
+iscsi-ls -s -i "$me" "$url" | grep -q "^Lun:${lun} " || { echo "FAIL $node $address login"; exit 0; }
+LIBISCSI_CHAP_PASSWORD=wrong-secret-123 iscsi-ls -s -i "$me" "$url" | grep -q "^Lun:" && echo "FAIL $node $address chap"
+iscsi-inq -i "$me" -e 1 -c 128 "$lun" | grep -q "Unit Serial Number" || echo "FAIL $node $address serial"
+iscsi-inq -i "$me" -e 1 -c 131 "$lun" > /dev/null || echo "FAIL $node $address naa"
+[ "$(iscsi-readcapacity16 -i "$me" "$lun" | sed -n 's/^Total size://p')" = "${size}" ] || echo "FAIL $node $address size"
+qemu-io -r --object secret,id=chap0,file="$CHAP_FILE" --image-opts "driver=iscsi,transport=tcp,portal=$address:3260,target=$iqn,lun=${lun},initiator-name=$me,user=$CHAP_USER,password-secret=chap0" -c 'read -v 0 4096' -c 'reopen -w' 2>&1 | grep -q 'write protected' || echo "FAIL $node $address write"
+`;
+  writeFileSync(path.join(dir, 'check.sh'), script);
+  writeFileSync(path.join(dir, 'chap-file'), chap.password, { mode: 0o600 });
+  const pairs = Array.from({ length: nodes }, (_, i) => servers.map((s) => `${nodeName(i)} ${s.address} ${marshalTargetIqn(s.name)}`)).flat().join('\n');
+  const started = performance.now();
+  const result = await execa('xargs', ['-P', String(perServer * servers.length), '-L', '1', 'bash', path.join(dir, 'check.sh')], {
+    input: pairs,
+    env: { CHAP_USER: chap.user, CHAP_PASSWORD: chap.password, CHAP_FILE: path.join(dir, 'chap-file') },
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const failures = result.stdout.split('\n').filter((line) => line.startsWith('FAIL'));
+  if (failures.length) throw new Error(`the shell loop found ${failures.length} failures, e.g. ${failures[0]}`);
+  return seconds;
+}
+
+const connection = await NativeConnection.connect({ address: devStack.temporal.address });
+const client = new Client({ connection: await Connection.connect({ address: devStack.temporal.address }), namespace: devStack.temporal.namespace });
+const taskQueue = `bench-validate-${run}`;
+const worker = await Worker.create({
+  connection,
+  namespace: devStack.temporal.namespace,
+  taskQueue,
+  workflowsPath: createRequire(import.meta.url).resolve('../workflows/index.ts'),
+  activities: {
+    ...createS3ImportActivities(s3),
+    ...createInitiatorActivities({ INITIATOR_SECRETS_DIR: secretsDir, INITIATOR_WORK_DIR: path.join(dir, 'work'), LUKS_KEY_DIR: path.join(dir, 'keys'), INITIATOR_PER_SERVER_CONCURRENCY: String(perServer) }),
+  },
+  shutdownGraceTime: '5s',
+});
+const lines: string[] = [];
+let exported: Awaited<ReturnType<typeof exportImage>> | undefined;
+let cleaned = false;
+async function cleanUp() {
+  if (cleaned) return;
+  cleaned = true;
+  for (const s of servers) if (exported) await s.driver.removeExport(lunIdentity(exported.link)).catch((error) => console.error(`${s.name}: ${error.message}`));
+  for (const s of devStack.iscsiServers) await execa('tgtadm', ['-C', String(s.controlPort), '--op', 'delete', '--mode', 'account', '--user', chap.user], { reject: false });
+  rmSync(dir, { recursive: true, force: true });
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
+try {
+  exported = await exportImage(Math.max(...sizes));
+  const { link, lun, size } = exported;
+  await worker.runUntil(async () => {
+    for (const nodes of sizes) {
+      const mine = await ours(client, taskQueue, nodes, link);
+      const anchor = await shell(nodes, lun, size);
+      console.log(`validateInitiators ${nodes} nodes: ${mine.seconds.toFixed(1)} s (${mine.runs} run(s), largest history ${mine.maxEvents} events); shell loop: ${anchor.toFixed(1)} s`);
+      lines.push(
+        `BENCH validate nodes=${nodes} seconds=${mine.seconds.toFixed(1)} nodes_per_s=${(nodes / mine.seconds).toFixed(1)} max_events_per_workflow=${mine.maxEvents} ratio_shell=${(mine.seconds / anchor).toFixed(2)} acl=${values.acl}`,
+      );
+    }
+  });
+} finally {
+  await cleanUp();
+  await client.connection.close();
+  await connection.close();
+}
+for (const line of lines) console.log(line);
