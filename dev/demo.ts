@@ -1,6 +1,6 @@
 // npm run demo: the whole image lifecycle on a generated sample image, through the real dev stack:
-// import to IMS, LUKS-encrypt, export on both tgtd servers, point four simulated nodes' BSS entries
-// at it (a canary, then the rest).
+// import to IMS, LUKS-encrypt, export on both tgtd servers, check from four simulated nodes (libiscsi)
+// that they reach and open it, point their BSS entries at it (a canary, then the rest).
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import path from 'node:path';
 import type { LifecycleSummary } from '../workflows/imageLifecycle';
@@ -30,11 +30,12 @@ try {
         import: { rootfs: { file: image.rootfs }, kernel: { file: image.kernel }, initrd: { file: image.initrd }, partSizeMiB: 5 },
         encrypt: {},
         export: { servers: devStack.iscsiServers.map((s) => ({ name: s.name })), initiators: { nodes: 'nid[001-004]', iqnPattern: 'iqn.2026-11.demo.cluster:{node}' } },
+        validate: { nodes: 'nid[001-004]', initiator: { driver: 'libiscsi', iqnPattern: 'iqn.2026-11.demo.cluster:{node}' } },
         bootParameters: { nodes, canarySize: 1, batchSize: 2, missingHosts: 'create', baseParams },
       },
     ],
   })) as LifecycleSummary;
-  const { import: imported, encrypt, export: exported, bootParameters } = summary.phases;
+  const { import: imported, encrypt, export: exported, validate, bootParameters } = summary.phases;
   console.log(`
 ┌ demo finished in ${((Date.now() - started) / 1000).toFixed(1)}s
 │ workflow   ${workflowId}   (UI ${uiLink})
@@ -43,6 +44,7 @@ try {
 ${(encrypt?.artifact ? [...imported!.artifacts, encrypt.artifact] : imported!.artifacts).map((a) => `│   ${a.type.replace('application/vnd.cray.image.', '').padEnd(16)} ${a.link.path}  etag ${a.link.etag}`).join('\n')}
 │ LUKS${encrypt!.artifact.luks.luksVersion}      uuid ${encrypt!.artifact.luks.uuid}, key ${encrypt!.artifact.luks.keyId} (sha256 ${encrypt!.artifact.luks.fingerprint.slice(0, 16)}…)
 ${exported!.servers.map((s) => `│ iSCSI      ${s.server}: ${s.iqn} LUN ${s.lun} on ${s.portals.map((p) => `${p.address}:${p.port}`).join(', ')}  WWID ${s.wwid}`).join('\n')}
+│ validated  ${validate!.passed} of ${validate!.nodes} nodes reach both servers and open the LUN (libiscsi); report ${validate!.report}
 │ BSS        ${bootParameters!.nodes.nodeset}: ${bootParameters!.batches.length} batches (canary first), change ${bootParameters!.changeId}
 │ history    npx imagectl history ${workflowId}
 │ undo BSS   npx imagectl rollback ${bootParameters!.changeId} --wait

@@ -36,8 +36,10 @@ async function seedNodes(): Promise<{ nodeset: string; nodes: string[]; entries:
   return { nodeset, nodes, entries };
 }
 
-async function waitForStep(client: Client, workflowId: string, step: string): Promise<void> {
+/** Waits until a workflow's status reaches `step`; fails as soon as `parent` (whose phase it is) ends first. */
+async function waitForStep(client: Client, workflowId: string, step: string, parent?: WorkflowHandle): Promise<void> {
   for (let i = 0; i < 600; i++) {
+    if (parent && (await parent.describe()).status.name !== 'RUNNING') throw new Error(`${parent.workflowId} ended before ${workflowId} reached "${step}": ${await parent.result().then(() => "completed", (e: Error) => (e.cause as Error | undefined)?.message ?? e.message)}`);
     const handle = client.workflow.getHandle(workflowId);
     const status = await handle.query<WorkflowStatus>('status').catch(() => undefined);
     if (status?.step === step) return;
@@ -66,16 +68,17 @@ describe('imageLifecycle (dev stack)', () => {
   const start = (spec: Record<string, unknown>, workflowId = uniqueId('lifecycle')) =>
     client.workflow.start(imageLifecycle, { taskQueue: devStack.temporal.taskQueue, workflowId, args: [spec] });
 
-  it('imports, encrypts, exports on both servers and points the nodes at the LUKS LUN after an approval sent to the lifecycle', async () => {
+  it('imports, encrypts, exports on both servers, validates from two nodes and points the nodes at the LUKS LUN after an approval sent to the lifecycle', async () => {
     const { nodeset, nodes, entries } = await seedNodes();
     const handle = await start({
       name: uniqueId('compute'),
       import: importFiles(),
       encrypt: { sampleSectors: 16 },
       export: { servers: devStack.iscsiServers.map((s) => ({ name: s.name })), initiators: { nodes: 'nid[001-002]', iqnPattern: 'iqn.2026-11.test.lifecycle:{node}' } },
+      validate: { nodes: 'nid[001-002]', initiator: { driver: 'libiscsi', iqnPattern: 'iqn.2026-11.test.lifecycle:{node}' } },
       bootParameters: { nodes: nodeset, canarySize: 1, batchSize: 1, approval: { required: true } },
     });
-    await waitForStep(client, `${handle.workflowId}.boot-parameters`, 'awaiting approval');
+    await waitForStep(client, `${handle.workflowId}.boot-parameters`, 'awaiting approval', handle);
     const canaryOnly = await entries();
     expect(JSON.stringify(canaryOnly[nodes[1]])).toContain('old-');
 
@@ -84,12 +87,14 @@ describe('imageLifecycle (dev stack)', () => {
     const summary = await handle.result();
 
     const { encrypt, export: exportPhase, bootParameters, import: imported } = summary.phases;
+    expect(summary.phases.validate?.report).toMatch(/^s3:\/\/ims\/validation-reports\//);
     expect(encrypt!.artifact.type).toBe('application/vnd.cray.image.rootfs.luks');
     exported.push({ linkPath: encrypt!.artifact.link.path, linkEtag: encrypt!.artifact.link.etag! });
     expect(exportPhase!.artifact.path).toBe(encrypt!.artifact.link.path);
     const wwid = lunIdentity({ linkPath: encrypt!.artifact.link.path, linkEtag: encrypt!.artifact.link.etag! }).wwid;
     expect(exportPhase!.servers.map((s) => s.wwid)).toEqual([wwid, wwid]);
     expect(bootParameters!.approval).toMatchObject({ verdict: 'approved', who: 'test-operator' });
+    expect(summary.phases.validate).toMatchObject({ nodes: 2, passed: 2, failed: 0 });
 
     const rootfs = imported!.artifacts.find((a) => a.type === 'application/vnd.cray.image.rootfs.squashfs')!;
     const kernel = imported!.artifacts.find((a) => a.type === 'application/vnd.cray.image.kernel')!;
@@ -113,7 +118,7 @@ describe('imageLifecycle (dev stack)', () => {
       import: importFiles(),
       bootParameters: { nodes: nodeset, canarySize: 1, approval: { required: true } },
     });
-    await waitForStep(client, `${handle.workflowId}.boot-parameters`, 'awaiting approval');
+    await waitForStep(client, `${handle.workflowId}.boot-parameters`, 'awaiting approval', handle);
     expect(await entries()).not.toEqual(before);
     const shown = await execa('tsx', ['cli/imagectl.ts', 'status', handle.workflowId], { reject: false });
     expect(shown.stdout).toContain(`${handle.workflowId}.boot-parameters: RUNNING — boot-params: awaiting approval`);

@@ -1,6 +1,7 @@
 // imageLifecycle: the whole path of a boot image, each phase a child workflow of its own (so each
 // can also be started alone, and shows in the UI under this one):
-//   import | existing image → customize → encrypt → export → boot parameters (canary, approval, batches)
+//   import | existing image → customize → encrypt → export → validate (from the nodes' side, before
+//   they are pointed at it) → boot parameters (canary, approval, batches)
 // Every phase but the first is optional. Cancelling this workflow cancels the running phase, which
 // cleans up after itself: uploads aborted, partial exports removed, BSS rolled back.
 import { executeChild, setHandler, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
@@ -16,6 +17,7 @@ import { central } from './support/activities';
 import { attempt } from './support/attempt';
 import { parseInput } from './support/input';
 import { trackStatus } from './support/status';
+import { validateInitiators, type ValidationSummary } from './validateInitiators';
 import { approveSignal, rejectSignal, updateBootParameters, type BootParametersResult } from './updateBootParameters';
 
 export interface LifecycleSummary {
@@ -28,6 +30,7 @@ export interface LifecycleSummary {
     customize?: CustomizeResult;
     encrypt?: EncryptResult;
     export?: ExportImageResult;
+    validate?: ValidationSummary;
     bootParameters?: BootParametersResult;
   };
 }
@@ -76,6 +79,17 @@ export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
   if (spec.export) {
     const artifactType = spec.encrypt ? MediaType.rootfsLuks : MediaType.rootfs;
     phases.export = await runPhase('export', (workflowId) => executeChild(exportImage, { workflowId, args: [{ imageId, artifactType, ...spec.export }] }));
+  }
+
+  if (spec.validate && phases.export) {
+    const { artifact } = phases.export;
+    const luks = phases.encrypt && { uuid: phases.encrypt.artifact.luks.uuid, keyId: phases.encrypt.artifact.luks.keyId };
+    phases.validate = await runPhase('validate', (workflowId) =>
+      executeChild(validateInitiators, {
+        workflowId,
+        args: [{ ...spec.validate, imageId, rootfs: { path: artifact.path, etag: artifact.etag }, iscsi: bootIscsi(phases, undefined), ...(luks ? { luks } : {}) }],
+      }),
+    );
   }
 
   if (spec.bootParameters) {

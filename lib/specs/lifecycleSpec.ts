@@ -6,6 +6,7 @@ import { CustomizeSpec } from './customizeSpec';
 import { EncryptOptions } from './encryptSpec';
 import { ExportSpec } from './exportSpec';
 import { ImportSpec } from './importSpec';
+import { ValidateInitiatorsSpec } from './validateSpec';
 
 export const LifecycleSpec = z
   .object({
@@ -18,11 +19,17 @@ export const LifecycleSpec = z
     encrypt: EncryptOptions.optional(),
     export: ExportSpec.omit({ imageId: true, artifactType: true }).optional(),
     /** Point the nodes at the image; with an export, the iSCSI targets, WWID and key reference are filled in. */
+    /**
+     * From the nodes' side, before their boot parameters change: every node reaches every server and
+     * opens the exported LUN (targets, WWID, LUKS UUID and key come from the earlier phases).
+     */
+    validate: ValidateInitiatorsSpec.omit({ imageId: true, manifestPath: true, rootfs: true, iscsi: true, resume: true }).optional(),
     bootParameters: UpdateBootParametersFields.omit({ imageId: true, manifestPath: true }).refine(...baseParamsRule).optional(),
   })
   .strict()
   .refine((spec) => Boolean(spec.import) !== Boolean(spec.imageId), {
     message: 'give exactly one of `import` (new artifacts) or `imageId` (an image already in IMS)',
     path: ['import'],
-  });
+  })
+  .refine((spec) => !spec.validate || spec.export, { message: 'validate checks the export: give `export` too', path: ['validate'] });
 export type LifecycleSpec = z.input<typeof LifecycleSpec>;
