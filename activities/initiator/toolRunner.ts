@@ -64,8 +64,9 @@ function splitOutputs(output: Buffer, marker: string, count: number): ToolResult
 
 // The helper reads `<id> <bytes>\n<script>` requests, runs each script in a background subshell with its
 // output in <dir>/<id>, and answers `<id>\n` when it is done. When its stdin closes (the worker exited),
-// it waits for what runs and removes its directory.
+// it waits for what runs and removes its directory; killed along with the worker, it removes it at once.
 const helperScript = `export LC_ALL=C
+trap 'rm -rf "$1"; exit 143' TERM INT HUP
 while IFS=' ' read -r id length; do
   IFS= read -r -N "$length" script || break
   ( eval "$script" > "$1/$id" 2>&1; printf '%s\\n' "$id" ) &

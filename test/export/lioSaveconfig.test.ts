@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { projectRoot } from '../../dev/config';
 import { parseSaveconfig } from '../../activities/lio/saveconfig';
+import { sharedDocument } from '../helpers/sharedDocuments';
 
-// Real saveconfig.json files (GPL, kept outside this repository): see ../shared/lio-samples/README.md.
-const sample = (name: string) => readFileSync(path.join(projectRoot, '..', 'shared', 'lio-samples', name), 'utf8');
+// Real saveconfig.json files (GPL, kept outside this repository): see shared/lio-samples/README.md.
+const sample = (name: string) => readFileSync(sharedDocument('lio-samples', name), 'utf8');
 
 describe('parseSaveconfig on real rtslib-fb dumps', () => {
   it('yast fixture: one fileio object, TPG tag 5, one ACL whose mapped LUN index (7) differs from its TPG LUN (0)', () => {
