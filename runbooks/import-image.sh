@@ -9,10 +9,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-if (($# < 2)); then
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
-  exit 2
-fi
+if (($# < 2)); then usage; fi
 name=$1
 source_json() { [[ $1 == s3://* ]] && printf '{"s3":"%s"}' "$1" || printf '{"file":"%s"}' "$(realpath -m "$1")"; }
 input=$(printf '{"name":"%s","rootfs":%s' "$name" "$(source_json "$2")")

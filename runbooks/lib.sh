@@ -69,3 +69,9 @@ print(value if not isinstance(value, (dict, list)) else json.dumps(value))
 imagectl() {
   if type -P imagectl >/dev/null; then command imagectl "$@"; else "$RUNBOOK_DIR/../node_modules/.bin/tsx" "$RUNBOOK_DIR/../cli/imagectl.ts" "$@"; fi
 }
+
+# usage: prints the runbook's header comment (up to the first non-comment line) and exits 2.
+usage() {
+  sed -n '2,/^[^#]/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}

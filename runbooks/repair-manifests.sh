@@ -14,7 +14,7 @@ ids=()
 for arg in "$@"; do
   case $arg in
     --dry-run) dry_run=true ;;
-    -*) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    -*) usage ;;
     *) ids+=("\"$arg\"") ;;
   esac
 done

@@ -9,10 +9,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-if (($# != 1)); then
-  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
-  exit 2
-fi
+if (($# != 1)); then usage; fi
 change_id=$1
 if result=$(run_workflow rollbackBootParameters "rollback-${change_id}-$(date -u +%Y%m%d%H%M%S)" "$(printf '{"changeId":"%s"}' "$change_id")"); then
   log "restored change $change_id: $(json_field "$result" .restored) of $(json_field "$result" .nodes) nodes rewritten, recreated $(json_field "$result" .recreated), deleted $(json_field "$result" .deleted)"

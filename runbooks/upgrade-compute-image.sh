@@ -10,10 +10,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-if (($# < 1)); then
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
-  exit 2
-fi
+if (($# < 1)); then usage; fi
 spec=$1
 imagectl validate "$spec" >&2 || exit 2
 validated=$(imagectl validate "$spec" --json)

@@ -31,6 +31,10 @@ describe('runbooks (temporal CLI against the dev stack)', () => {
     const imageId = ok.stdout.trim();
     expect((await new ImsClient(csm).getImage(imageId)).link?.path).toBe(`s3://boot-images/${imageId}/manifest.json`);
 
+    const noArgs = await runbook('import-image.sh', []);
+    expect(noArgs.exitCode).toBe(2);
+    expect(noArgs.stderr).toContain('runbooks/import-image.sh NAME ROOTFS [KERNEL [INITRD]]');
+
     const missing = await runbook('import-image.sh', [uniqueId('rb'), path.join(dir, 'no-such-rootfs')]);
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toMatch(/workflow failed \(InvalidInput\): .*no-such-rootfs/);
