@@ -11,7 +11,7 @@ import { lunIdentity, marshalTargetIqn } from '../lib/lunIdentity';
 import { exportImage } from '../workflows/exportImage';
 import { seedImage } from './helpers/images';
 import { connectClient, uniqueId } from './helpers/temporal';
-import { removeDevStackExports } from './helpers/exports';
+import { removeDevStackExports, revokeOpenAccess } from './helpers/exports';
 import { discover, identify, naaMatchesWwid, readCapacity } from './export/helpers/initiator';
 import { attemptRowsOf } from './helpers/history';
 
@@ -39,6 +39,7 @@ describe('exportImage (two tgtd servers, libiscsi initiators)', () => {
     });
 
   it('exports the rootfs read-only on both servers with the SBPS identity, visible only to the listed nodes, and idempotently', async () => {
+    await revokeOpenAccess();
     const image = await seedImage(sample);
     const rootfs = image.manifest.artifacts[0];
     const identity = lunIdentity({ linkPath: rootfs.link.path, linkEtag: rootfs.link.etag! });
