@@ -1,29 +1,16 @@
 // What a boot parameters rollout and its rollback take: the single source of their input types.
 import { z } from 'zod';
-import { expandNodeset } from '../nodeset';
+import { NodeNames } from './nodeNames';
 import { S3UrlField } from './importSpec';
 
 /** A node's component name, as BSS keys its entries. */
 export const nodeXnamePattern = /^x\d{1,4}c\d{1,2}s\d{1,2}b\d{1,2}n\d{1,2}$/;
 
-/** Node xnames, each element a name or a ClusterShell node set (`x3000c0s[1-4]b0n0`); expanded, in order, without duplicates. */
-export const NodeSet = z
-  .union([z.string(), z.array(z.string())], { error: 'give node xnames as a ClusterShell node set string or a list' })
-  .transform((value, ctx) => {
-    const nodes = new Set<string>();
-    for (const pattern of typeof value === 'string' ? [value] : value) {
-      try {
-        for (const node of expandNodeset(pattern)) nodes.add(node);
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: (error as Error).message });
-        return z.NEVER;
-      }
-    }
-    const bad = [...nodes].filter((node) => !nodeXnamePattern.test(node));
-    if (bad.length) ctx.addIssue({ code: 'custom', message: `not node xnames (x<cabinet>c<chassis>s<slot>b<bmc>n<node>): ${bad.slice(0, 10).join(', ')}${bad.length > 10 ? ` and ${bad.length - 10} more` : ''}` });
-    if (nodes.size === 0) ctx.addIssue({ code: 'custom', message: 'the node set is empty' });
-    return [...nodes];
-  });
+/** Node xnames, as a node set (`x3000c0s[1-4]b0n0`) or a list; BSS keys its entries by them. */
+export const NodeSet = NodeNames.superRefine((nodes, ctx) => {
+  const bad = nodes.filter((node) => !nodeXnamePattern.test(node));
+  if (bad.length) ctx.addIssue({ code: 'custom', message: `not node xnames (x<cabinet>c<chassis>s<slot>b<bmc>n<node>): ${bad.slice(0, 10).join(', ')}${bad.length > 10 ? ` and ${bad.length - 10} more` : ''}` });
+});
 
 /** A LUKS key's reference (a key id or secret name): resolved by the initrd, never the key itself. */
 const KeyReference = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'a key reference is a name or id (letters, digits, . _ : / -), never the key');

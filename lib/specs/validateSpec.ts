@@ -2,25 +2,12 @@
 // link, lib/lunIdentity.ts), the targets as updateBootParameters passes them (`iscsi`), how nodes log in,
 // and the fan-out limits. References only: CHAP by secret names, the LUKS key by key id.
 import { z } from 'zod';
-import { expandNodeset } from '../nodeset';
+import { NodeNames } from './nodeNames';
 import { IscsiBootSpec } from './bootParamsSpec';
 import { S3UrlField } from './importSpec';
 
 const Ref = z.string().min(1);
 
-/** Node names (any host names, not only xnames), as a ClusterShell node set or a list of them; expanded, in order, without duplicates. */
-export const NodeNames = z
-  .union([z.string(), z.array(z.string())], { error: 'give nodes as a ClusterShell node set string or a list' })
-  .transform((value, ctx) => {
-    try {
-      const nodes = expandNodeset(typeof value === 'string' ? value : value.join(','));
-      if (!nodes.length) ctx.addIssue({ code: 'custom', message: 'the node set is empty' });
-      return nodes;
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message });
-      return z.NEVER;
-    }
-  });
 
 export const InitiatorSpec = z.discriminatedUnion('driver', [
   /** Userspace logins from the worker's host, as each node's IQN: the pattern's `{node}` is the node name. */
