@@ -40,33 +40,39 @@ export interface ContainerResult extends KeyRef {
   plaintextSize: number;
 }
 
-/** Room for either default header (LUKS2 16 MiB, LUKS1 2 MiB) before cryptsetup reports the real offset. */
-const HEADER_RESERVE = 16 << 20;
+/**
+ * Where the data starts: cryptsetup's own defaults for a 512-bit key, fixed here so the data area can be
+ * written while cryptsetup writes the header (and spends seconds on its PBKDF). cryptsetup wipes and
+ * writes only the bytes before the data offset.
+ */
+const DATA_OFFSET: Record<LuksVersion, number> = { 1: 2 << 20, 2: 16 << 20 };
 
 export async function encryptToContainer(settings: ContainerSettings, request: ContainerRequest): Promise<ContainerResult> {
   const { source, destination, key, luksVersion, sectorSize } = request;
   const plaintextSize = await sourceSize(source);
   await checkDestination(destination);
 
+  const dataOffset = DATA_OFFSET[luksVersion];
+  const size = dataOffset + roundUp(plaintextSize, sectorSize);
   const partial = `${destination}.partial-${randomBytes(6).toString('hex')}`;
   try {
     await (await open(partial, 'wx', 0o644)).close();
-    await truncate(partial, HEADER_RESERVE + roundUp(plaintextSize, sectorSize));
+    await truncate(partial, size);
     const volumeKey = randomBytes(VOLUME_KEY_BITS / 8);
     try {
-      await withSecretFile(volumeKey, settings.secretsDir, (volumeKeyFile) =>
+      const formatted = withSecretFile(volumeKey, settings.secretsDir, (volumeKeyFile) =>
         withKeyFile(settings.keyStore, key.keyId, settings.secretsDir, (keyFile) =>
-          luksFormat({ container: partial, version: luksVersion, sectorSize, volumeKeyFile, keyFile, pbkdf: settings.pbkdf }),
+          luksFormat({ container: partial, version: luksVersion, sectorSize, volumeKeyFile, keyFile, pbkdf: settings.pbkdf, dataOffset }),
         ),
-      );
-      const header = await luksDump(partial);
-      if (header.dataOffset > HEADER_RESERVE) throw new Error(`cryptsetup placed the data at ${header.dataOffset}, beyond the ${HEADER_RESERVE} bytes reserved`);
+      ).then(() => luksDump(partial));
+      const data = settings.writeDataArea({ source, container: partial, dataOffset, sectorSize, volumeKey, onProgress: request.onProgress, signal: request.signal });
+      await allSettledOrThrow([formatted, data]);
+      if ((await data).plaintextSize !== plaintextSize) throw new Error(`source ${source} changed size while it was being encrypted`);
+      const header = await formatted;
+      if (header.dataOffset !== dataOffset) throw new Error(`cryptsetup placed the data at ${header.dataOffset}, not at ${dataOffset} as asked`);
       const container = await open(partial, 'r+');
       try {
-        const { paddedSize } = await settings.writeDataArea({
-          source, container, dataOffset: header.dataOffset, sectorSize, volumeKey, onProgress: request.onProgress, signal: request.signal,
-        });
-        await container.truncate(header.dataOffset + paddedSize);
+        await container.truncate(size);
         await container.sync();
       } finally {
         await container.close();
@@ -75,13 +81,19 @@ export async function encryptToContainer(settings: ContainerSettings, request: C
         if (error.code === 'EEXIST') throw permanentFailure(FailureType.InvalidInput, `destination ${destination} appeared while encrypting; it is never overwritten`);
         throw error;
       });
-      return { ...key, uuid: header.uuid, luksVersion, sectorSize, dataOffset: header.dataOffset, size: header.dataOffset + roundUp(plaintextSize, sectorSize), plaintextSize };
+      return { ...key, uuid: header.uuid, luksVersion, sectorSize, dataOffset, size, plaintextSize };
     } finally {
       volumeKey.fill(0);
     }
   } finally {
     await rm(partial, { force: true });
   }
+}
+
+/** Waits for every task, so none still writes once the caller cleans up, then throws the first failure. */
+async function allSettledOrThrow(tasks: Promise<unknown>[]): Promise<void> {
+  const failure = (await Promise.allSettled(tasks)).find((result) => result.status === 'rejected');
+  if (failure) throw failure.reason;
 }
 
 async function sourceSize(source: string): Promise<number> {

@@ -34,16 +34,20 @@ export async function luksFormat(options: {
   pbkdf?: PbkdfOverride;
   /** A detached header file: the data segment then starts at `container`'s first byte. */
   header?: string;
+  /** Where the data segment starts (bytes, a multiple of 512), instead of cryptsetup's choice. */
+  dataOffset?: number;
   cipher?: string;
 }): Promise<void> {
-  const { container, version, sectorSize, volumeKeyFile, keyFile, pbkdf, header, cipher = CIPHER } = options;
+  const { container, version, sectorSize, volumeKeyFile, keyFile, pbkdf, header, dataOffset, cipher = CIPHER } = options;
+  const offset = header ? 0 : dataOffset;
   await cryptsetup([
     'luksFormat', '--batch-mode', '--type', `luks${version}`,
     '--cipher', cipher, '--key-size', String(VOLUME_KEY_BITS),
     '--volume-key-file', volumeKeyFile, '--key-file', keyFile,
     ...(version === 2 ? ['--sector-size', String(sectorSize)] : []),
     ...(pbkdf ? ['--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', String(pbkdf.pbkdf2Iterations)] : []),
-    ...(header ? ['--header', header, '--offset', '0'] : []),
+    ...(header ? ['--header', header] : []),
+    ...(offset === undefined ? [] : ['--offset', String(offset / 512)]),
     container,
   ]);
 }

@@ -40,6 +40,16 @@ describe('XtsPlain64', () => {
     expect(data.equals(referenceXts(key, 0, 512, plain))).toBe(true);
   });
 
+  it('encrypts its own buffer in place, several batches at once', () => {
+    const key = randomBytes(64);
+    const plain = randomBytes(3 * 65536 + 4096);
+    const xts = new XtsPlain64(key, 4096, 4 * 65536);
+    xts.buffer.set(plain);
+    xts.encryptBuffer(4096 * 9, plain.length);
+    expect(Buffer.from(xts.buffer.subarray(0, plain.length)).equals(referenceXts(key, 4096 * 9, 4096, plain))).toBe(true);
+    expect(() => xts.encryptBuffer(0, 5 * 65536)).toThrow(/do not fit/);
+  });
+
   it('refuses partial sectors', () => {
     expect(() => new XtsPlain64(randomBytes(64), 512).encryptInPlace(0, randomBytes(500))).toThrow(/whole, aligned sectors/);
   });
