@@ -53,6 +53,7 @@ async function exportImage(maxNodes: number) {
   const key = `bench/validate-${run}/rootfs`;
   const put = await s3.send(new PutObjectCommand({ Bucket: 'boot-images', Key: key, Body: readFileSync(sample.rootfs) }));
   const link = { linkPath: `s3://boot-images/${key}`, linkEtag: put.ETag!.replaceAll('"', '') };
+  exportedLink = link; // an interrupted export is removed too
   const initiators = Array.from({ length: maxNodes }, (_, i) => iqnPattern.replace('{node}', nodeName(i)));
   const started = performance.now();
   const exported = await Promise.all(
@@ -153,19 +154,18 @@ const worker = await Worker.create({
   shutdownGraceTime: '5s',
 });
 const lines: string[] = [];
-let exported: Awaited<ReturnType<typeof exportImage>> | undefined;
+let exportedLink: { linkPath: string; linkEtag: string } | undefined;
 let cleaned = false;
 async function cleanUp() {
   if (cleaned) return;
   cleaned = true;
-  for (const s of servers) if (exported) await s.driver.removeExport(lunIdentity(exported.link)).catch((error) => console.error(`${s.name}: ${error.message}`));
+  for (const s of servers) if (exportedLink) await s.driver.removeExport(lunIdentity(exportedLink)).catch((error) => console.error(`${s.name}: ${error.message}`));
   for (const s of devStack.iscsiServers) await execa('tgtadm', ['-C', String(s.controlPort), '--op', 'delete', '--mode', 'account', '--user', chap.user], { reject: false });
   rmSync(dir, { recursive: true, force: true });
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
 try {
-  exported = await exportImage(Math.max(...sizes));
-  const { link, lun, size } = exported;
+  const { link, lun, size } = await exportImage(Math.max(...sizes));
   await worker.runUntil(async () => {
     for (const nodes of sizes) {
       const mine = await ours(client, taskQueue, nodes, link);

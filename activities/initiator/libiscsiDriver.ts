@@ -1,8 +1,8 @@
 // The libiscsi initiator driver: each simulated node logs in with its own initiator IQN, from the worker's
-// host, with libiscsi's tools and qemu (libiscsi.ts). Per server: discovery and login (iscsi-ls -s), a
-// refused login with a wrong CHAP secret, the LUN found by serial and its NAA, capacity, one qemu-io run
-// for the first 4 KiB and the write-protect refusal (as a rule all in one tool run), then the LUKS header
-// UUID; the key and decryption checks are lunKeyCheck.ts.
+// host, with libiscsi's tools and qemu (libiscsi.ts). Per server, as a rule in one tool run: SendTargets
+// discovery, a refused login with a wrong CHAP secret, the LUN's serial and NAA, capacity, and one qemu-io
+// run for the first 4 KiB and the write-protect refusal; then the LUKS header UUID. The key and decryption
+// checks are lunKeyCheck.ts.
 import { randomBytes } from 'node:crypto';
 import { FailureType, permanentFailure } from '../../lib/failures';
 import type { InitiatorDriver, NodeCheckContext, ServerTarget } from './driver';
@@ -26,47 +26,60 @@ export function createLibiscsiDriver(settings: { secretsDir: string }): Initiato
   ];
 
   /**
-   * The LUN carrying the serial: nodes of a server see it at the same LUN number as a rule, so the LUN the
-   * last node found is asked first, together with the listing (one tool run); otherwise every disk LUN's
-   * serial is read, then the one found is asked.
+   * Nodes of a server see the LUN at the same number as a rule, so the LUN the last node found is asked
+   * straight away: SendTargets discovery, the wrong-secret login and that LUN's tools, in one tool run.
+   * Its serial matching proves the login too. Otherwise the target's LUNs are listed with a login
+   * (`iscsi-ls -s`), every disk LUN's serial read, and the one found asked.
    */
   async function checkServer(target: ServerTarget, login: Login, context: NodeCheckContext, verdict: VerdictRecorder) {
     const { server } = target;
     const { expected, checks } = context;
     const hintKey = `${target.address}:${target.port}|${target.iqn}|${expected.serial}`;
-    const hint = lunHints.get(hintKey);
     const wrongSecret = checks.wrongChap && context.chap ? randomBytes(12).toString('base64url') : undefined;
-    const first: Tool<unknown>[] = [tools.listPortal(target, login, { luns: true })];
-    if (wrongSecret) first.push(tools.listPortal(target, login, { luns: true, password: wrongSecret }));
-    if (hint !== undefined) first.push(...lunTools({ ...target, lun: hint }, login));
-    const outcomes = await runEach(first, login);
-    const listing = outcomes[0] as PortalListing;
-    const listed = listing.targets.find((t) => t.iqn === target.iqn);
-    const shown = listing.targets.map((t) => t.iqn).join(', ') || 'none';
-    const said = listing.messages ? `: ${listing.messages}` : '';
-    if (!verdict.expect('discovery', listed ? undefined : `${target.address}:${target.port} does not list ${target.iqn} to ${login.initiator} (listed: ${shown})${said}`, server)) return;
-    if (!verdict.expect('login', listed!.luns.length ? undefined : listed!.messages.join(' ') || listing.messages || 'the login listed no LUN', server)) return;
+    // A login with the wrong secret, as a standard INQUIRY of a LUN known to exist.
+    const wrongLogin = (lun: number): Tool<unknown>[] => (wrongSecret ? [{ ...tools.inquiry({ ...target, lun }, login), password: wrongSecret }] : []);
+    const discovered = (listing: PortalListing) => {
+      const shown = listing.targets.map((t) => t.iqn).join(', ') || 'none';
+      const said = listing.messages ? `: ${listing.messages}` : '';
+      const listed = listing.targets.find((t) => t.iqn === target.iqn);
+      verdict.expect('discovery', listed ? undefined : `${target.address}:${target.port} does not list ${target.iqn} to ${login.initiator} (listed: ${shown})${said}`, server);
+      return listed;
+    };
 
-    if (checks.wrongChap && !wrongSecret) verdict.skip('chap-enforced', 'no CHAP credentials in the input', server);
-    if (wrongSecret) {
-      const accepted = (outcomes[1] as PortalListing).targets.find((t) => t.iqn === target.iqn)?.luns.length;
-      verdict.expect('chap-enforced', accepted ? 'the target accepted a login with a wrong CHAP secret' : undefined, server);
+    let found: { lun: number; answers: unknown[]; wrong: unknown } | undefined;
+    const hint = lunHints.get(hintKey);
+    if (hint !== undefined) {
+      const [listing, ...outcomes] = await runEach([tools.listPortal(target, login, { luns: false }), ...wrongLogin(hint), ...lunTools({ ...target, lun: hint }, login)], login);
+      const wrong = wrongSecret ? outcomes.shift() : undefined;
+      if (serialOf(outcomes[0]) === expected.serial) {
+        if (!discovered(listing as PortalListing)) return;
+        verdict.pass('login', server);
+        found = { lun: hint, answers: outcomes, wrong };
+      }
     }
-
-    let lun = hint;
-    let answers = outcomes.slice(wrongSecret ? 2 : 1);
-    if (hint === undefined || serialOf(answers[0]) !== expected.serial) {
-      const disks = listed!.luns.filter((l) => l.type === 'DIRECT_ACCESS').map((l) => l.lun);
+    if (!found) {
+      const [listing] = await runEach([tools.listPortal(target, login, { luns: true })], login);
+      const listed = discovered(listing as PortalListing);
+      if (!listed) return;
+      if (!verdict.expect('login', listed.luns.length ? undefined : listed.messages.join(' ') || (listing as PortalListing).messages || 'the login listed no LUN', server)) return;
+      const disks = listed.luns.filter((l) => l.type === 'DIRECT_ACCESS').map((l) => l.lun);
       const serials = await runEach(disks.map((disk) => tools.inquiry({ ...target, lun: disk }, login, 0x80)), login);
-      lun = disks.find((_, i) => serialOf(serials[i]) === expected.serial);
+      const lun = disks.find((_, i) => serialOf(serials[i]) === expected.serial);
       if (lun === undefined) {
         const seen = disks.map((disk, i) => `LUN ${disk}: ${serials[i] instanceof Error ? (serials[i] as Error).message : serialOf(serials[i]) || '(no serial)'}`);
         return verdict.fail('identity', `no LUN of ${target.iqn} has serial ${expected.serial} (${seen.join('; ') || 'no disk LUN'})`, server);
       }
       lunHints.set(hintKey, lun);
-      answers = [serials[disks.indexOf(lun)], ...(await runEach(lunTools({ ...target, lun }, login).slice(1), login))];
+      const outcomes = await runEach([...wrongLogin(lun), ...lunTools({ ...target, lun }, login).slice(1)], login);
+      const wrong = wrongSecret ? outcomes.shift() : undefined;
+      found = { lun, answers: [serials[disks.indexOf(lun)], ...outcomes], wrong };
     }
-    const address: LunAddress = { ...target, lun: lun! };
+
+    if (checks.wrongChap && !wrongSecret) verdict.skip('chap-enforced', 'no CHAP credentials in the input', server);
+    if (wrongSecret) verdict.expect('chap-enforced', found.wrong instanceof Error ? undefined : 'the target accepted a login with a wrong CHAP secret', server);
+
+    const { lun, answers } = found;
+    const address: LunAddress = { ...target, lun };
     const [, naa, size, probe] = answers as [Buffer, Buffer | Error, number | Error, LunProbe | Error];
     const naaProblem = naa instanceof Error ? naa.message : naaMatchesWwid(printedNaa(naa), expected.wwid) ? undefined : `LUN ${lun} has serial ${expected.serial} but NAA ${printedNaa(naa) || '(none)'}, not WWID ${expected.wwid}`;
     if (!verdict.expect('identity', naaProblem, server)) return;

@@ -34,18 +34,21 @@ export interface ToolResult {
 /** A tool that hangs (an unanswering portal) is killed after this long and reported with exit 124. */
 export const toolTimeoutSeconds = 60;
 
-export async function runTools(calls: ToolCall[], chap?: Chap): Promise<ToolResult[]> {
+export async function runTools(calls: ToolCall[], chap?: Chap, timeoutSeconds = toolTimeoutSeconds): Promise<ToolResult[]> {
   const marker = `@@tool-${randomBytes(8).toString('hex')}@@`;
   const exports = chap ? [`export LIBISCSI_CHAP_USERNAME=${shellQuote(chap.user)} LIBISCSI_CHAP_PASSWORD=${shellQuote(chap.password)}`] : [];
-  const lines = calls.map((call) => {
-    let line = `timeout -k 5 ${toolTimeoutSeconds} ${call.argv.map(shellQuote).join(' ')}`;
+  // Each tool runs in the background so the helper can report its PID (for the timeout) before waiting for it.
+  const lines = calls.map((call, index) => {
+    let line = call.argv.map(shellQuote).join(' ');
     if (call.password !== undefined) line = `LIBISCSI_CHAP_PASSWORD=${shellQuote(call.password)} ${line}`;
     line = call.passwordOnStdin ? `printf '%s' "\${LIBISCSI_CHAP_PASSWORD-}" | ${line}` : `${line} < /dev/null`;
-    return `${line} 2>&1; code=$?; [ $code -eq 124 ] && echo "${call.argv[0]}: no answer within ${toolTimeoutSeconds} s"; printf '\\n${marker} %d\\n' $code`;
+    return `${line} & printf '%s ${index} %s\\n' "$id" $! >&3; wait $!; printf '\\n${marker} %d\\n' $?`;
   });
-  const output = await helper().run([...exports, ...lines].join('\n'));
+  const { output, timedOut } = await helper().run([...exports, ...lines].join('\n'), timeoutSeconds);
   const secrets = [chap?.password ?? '', ...calls.map((c) => c.password ?? '')];
-  return splitOutputs(Buffer.from(redact(output.toString('latin1'), secrets), 'latin1'), marker, calls.length);
+  return splitOutputs(Buffer.from(redact(output.toString('latin1'), secrets), 'latin1'), marker, calls.length).map((result, index) =>
+    timedOut.has(index) ? { exitCode: 124, output: Buffer.concat([result.output, Buffer.from(`\n${calls[index].argv[0]}: no answer within ${timeoutSeconds} s`)]) } : result,
+  );
 }
 
 function splitOutputs(output: Buffer, marker: string, count: number): ToolResult[] {
@@ -63,9 +66,11 @@ function splitOutputs(output: Buffer, marker: string, count: number): ToolResult
 }
 
 // The helper reads `<id> <bytes>\n<script>` requests, runs each script in a background subshell with its
-// output in <dir>/<id>, and answers `<id>\n` when it is done. When its stdin closes (the worker exited),
-// it waits for what runs and removes its directory; killed along with the worker, it removes it at once.
+// output in <dir>/<id>, and answers `<id>\n` when it is done; the script itself reports each tool it
+// starts as `<id> <index> <pid>\n` on fd 3. When its stdin closes (the worker exited), it waits for what
+// runs and removes its directory; killed along with the worker, it removes it at once.
 const helperScript = `export LC_ALL=C
+exec 3>&1
 trap 'rm -rf "$1"; exit 143' TERM INT HUP
 while IFS=' ' read -r id length; do
   IFS= read -r -N "$length" script || break
@@ -75,7 +80,33 @@ wait
 rm -rf "$1"`;
 
 interface Helper {
-  run(script: string): Promise<Buffer>;
+  /** Runs a script; `timedOut` holds the indexes of the tools killed after `timeoutSeconds`. */
+  run(script: string, timeoutSeconds: number): Promise<{ output: Buffer; timedOut: Set<number> }>;
+}
+
+interface Running {
+  resolve: (result: { output: Buffer; timedOut: Set<number> }) => void;
+  reject: (error: Error) => void;
+  timedOut: Set<number>;
+  timeoutSeconds: number;
+  /** The watchdog of the tool running now (one at a time per script). */
+  watchdog?: NodeJS.Timeout;
+}
+
+/** Ends a tool that has run too long: SIGTERM, then SIGKILL if it is still there 5 s later. */
+function watch(running: Running, index: number, pid: number): NodeJS.Timeout {
+  const kill = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  };
+  return setTimeout(() => {
+    running.timedOut.add(index);
+    kill('SIGTERM');
+    running.watchdog = setTimeout(() => kill('SIGKILL'), 5000).unref();
+  }, running.timeoutSeconds * 1000).unref();
 }
 
 let current: Helper | undefined;
@@ -85,7 +116,7 @@ const helper = (): Helper => (current ??= startHelper());
 function startHelper(): Helper {
   const dir = mkdtempSync(path.join(tmpdir(), 'initiator-tools-'));
   const child: ChildProcessWithoutNullStreams = spawn('bash', ['-c', helperScript, 'initiator-tools', dir], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const pending = new Map<string, { resolve: (output: Buffer) => void; reject: (error: Error) => void }>();
+  const pending = new Map<string, Running>();
   let stderr = '';
   let next = 0;
   child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
@@ -94,23 +125,32 @@ function startHelper(): Helper {
   const streams = [child, child.stdin, child.stdout, child.stderr] as unknown as { ref(): void; unref(): void }[];
   const hold = (busy: boolean) => streams.forEach((stream) => (busy ? stream.ref() : stream.unref()));
   hold(false);
-  createInterface({ input: child.stdout }).on('line', (id) => {
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const [id, index, pid] = line.split(' ');
     const waiting = pending.get(id);
     if (!waiting) return;
+    clearTimeout(waiting.watchdog);
+    if (pid !== undefined) {
+      waiting.watchdog = watch(waiting, Number(index), Number(pid));
+      return;
+    }
     pending.delete(id);
     if (!pending.size) hold(false);
     const file = path.join(dir, id);
     try {
       const output = readFileSync(file);
       unlinkSync(file);
-      waiting.resolve(output);
+      waiting.resolve({ output, timedOut: waiting.timedOut });
     } catch (error) {
       waiting.reject(error as Error);
     }
   });
   const stop = (reason: string) => {
     if (current === self) current = undefined;
-    for (const waiting of pending.values()) waiting.reject(new Error(`the initiator tool helper ${reason}${stderr ? `: ${stderr.trim()}` : ''}`));
+    for (const waiting of pending.values()) {
+      clearTimeout(waiting.watchdog);
+      waiting.reject(new Error(`the initiator tool helper ${reason}${stderr ? `: ${stderr.trim()}` : ''}`));
+    }
     pending.clear();
     rmSync(dir, { recursive: true, force: true });
   };
@@ -119,11 +159,11 @@ function startHelper(): Helper {
   child.stdin.on('error', () => undefined); // a dead helper is reported by 'exit'
 
   const self: Helper = {
-    run(script) {
+    run(script, timeoutSeconds) {
       const id = String(next++);
-      return new Promise<Buffer>((resolve, reject) => {
+      return new Promise((resolve, reject) => {
         if (!pending.size) hold(true);
-        pending.set(id, { resolve, reject });
+        pending.set(id, { resolve, reject, timedOut: new Set(), timeoutSeconds });
         child.stdin.write(`${id} ${Buffer.byteLength(script)}\n${script}`);
       });
     },

@@ -74,7 +74,7 @@ export async function createTestBed() {
     },
 
     /** Exports `backingFile` (default: the artifact's file) under the artifact's identity, read-only, with CHAP. */
-    async exportOn(servers: ReturnType<typeof server>[], artifact: Artifact, options: { nodes: string[]; backingFile?: string }): Promise<ExportResult[]> {
+    async exportOn(servers: ReturnType<typeof server>[], artifact: Artifact, options: { nodes: string[]; backingFile?: string; withoutChap?: boolean }): Promise<ExportResult[]> {
       const backingFile = options.backingFile ?? artifact.file;
       await chmod(backingFile, 0o444);
       const sizeBytes = (await stat(backingFile)).size;
@@ -88,7 +88,7 @@ export async function createTestBed() {
             backingFile,
             sizeBytes,
             initiators: options.nodes.map(nodeIqn),
-            chap: { userRef: 'chap/user', secretRef: 'chap/password' },
+            chap: options.withoutChap ? undefined : { userRef: 'chap/user', secretRef: 'chap/password' },
             portals: [{ address: target.address, port: target.port }],
           }),
         );

@@ -105,6 +105,20 @@ describe('validateInitiators (libiscsi, two tgtd servers)', () => {
     expect(history).toContain('chap/wrong-password');
   });
 
+  it('fails the CHAP check where a target lets a wrong secret in (an export without CHAP)', async () => {
+    const open = [bed.server(0, 'open'), bed.server(1, 'open')];
+    const artifact = await bed.upload(bed.sample.rootfs);
+    await bed.exportOn(open, artifact, { nodes: allowed, withoutChap: true });
+    const { failure } = await validate(spec(artifact, { nodes: 'nid00[1-2]' }, open));
+    const summary = summaryOf(failure!);
+    expect(summary).toMatchObject({ nodes: 2, passed: 0, failed: 2 });
+    const part = await bed.getJson((await bed.getJson(summary.report)).parts[0]);
+    for (const verdict of part.nodes) {
+      expect(verdict.failed).toEqual(open.map((s) => ({ check: 'chap-enforced', server: s.name, message: 'the target accepted a login with a wrong CHAP secret' })));
+      expect(verdict.passed).toContain(`${open[0].name}:identity`);
+    }
+  });
+
   it('fails only the server whose target was removed', async () => {
     const onlyHere = [bed.server(0, 'x'), bed.server(1, 'x')];
     const artifact = await bed.upload(bed.sample.rootfs);
