@@ -3,8 +3,10 @@
 // as a plain shell loop with the same concurrency (what an admin would script with xargs -P), the anchor.
 // Also reports the largest history of any workflow of the run (the parent's runs and every batch).
 // Usage: npm run bench -- validate [--nodes 1000,10000] [--per-server 8] [--acl listed|all]
-// --acl all exports to any initiator (tgt's ALL) instead of one ACL per node: tgtd scans its ACL list on
-// every login, so with 10,000 listed initiators tgtd itself, not the checks, sets the pace.
+// --acl all exports to any initiator (tgt's ALL) instead of one ACL per node. tgtd looks an initiator up
+// by walking its ACL list from the start for each index (iqn_acl_get), quadratic in the list's length: with
+// 10,000 listed initiators perf puts 95 % of tgtd's time there and tgtd, not the checks, sets the pace
+// (LIO, what the nodes use, walks its list once per login).
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { NativeConnection, Worker, DefaultLogger, Runtime } from '@temporalio/worker';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
@@ -74,6 +76,7 @@ async function exportImage(maxNodes: number) {
 
 async function ours(client: Client, taskQueue: string, nodes: number, link: { linkPath: string; linkEtag: string }) {
   const workflowId = `bench-validate-${run}-${nodes}`;
+  running = workflowId;
   const started = performance.now();
   const handle = await client.workflow.start('validateInitiators', {
     taskQueue,
@@ -93,6 +96,7 @@ async function ours(client: Client, taskQueue: string, nodes: number, link: { li
     throw error;
   })) as ValidationSummary;
   const seconds = (performance.now() - started) / 1000;
+  running = undefined;
   if (summary.passed !== nodes) throw new Error(`expected ${nodes} passed nodes, got ${JSON.stringify(summary)}`);
   return { seconds, runs: summary.runs, maxEvents: await maxEvents(client, workflowId, handle.firstExecutionRunId, Math.ceil(nodes / 500)) };
 }
@@ -156,12 +160,26 @@ const worker = await Worker.create({
 const lines: string[] = [];
 let exportedLink: { linkPath: string; linkEtag: string } | undefined;
 let cleaned = false;
+/** The workflow in progress, terminated (its batches with it) when the benchmark is interrupted. */
+let running: string | undefined;
 async function cleanUp() {
   if (cleaned) return;
   cleaned = true;
-  for (const s of servers) if (exportedLink) await s.driver.removeExport(lunIdentity(exportedLink)).catch((error) => console.error(`${s.name}: ${error.message}`));
+  if (running) await client.workflow.getHandle(running).terminate('benchmark interrupted').catch((error) => console.error(`${running}: ${error.message}`));
+  for (const s of servers) if (exportedLink) await removeWhenIdle(s.driver, lunIdentity(exportedLink)).catch((error) => console.error(`${s.name}: ${error.message}`));
   for (const s of devStack.iscsiServers) await execa('tgtadm', ['-C', String(s.controlPort), '--op', 'delete', '--mode', 'account', '--user', chap.user], { reject: false });
   rmSync(dir, { recursive: true, force: true });
+}
+/** tgtd refuses to remove a target with initiators logged in: checks of a terminated run may still be finishing. */
+async function removeWhenIdle(driver: ReturnType<typeof createTgtDriver>, identity: ReturnType<typeof lunIdentity>) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await driver.removeExport(identity);
+    } catch (error) {
+      if (attempt === 10 || !/still active/.test((error as Error).message)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+    }
+  }
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
 try {

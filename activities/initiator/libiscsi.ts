@@ -79,9 +79,10 @@ export const tools = {
     argv: ['qemu-io', '-r', ...chapObject(login), '--image-opts', qemuIscsiOptions(lun, login).join(','), '-c', `read -v 0 ${bytes}`, '-c', 'reopen -w'],
     passwordOnStdin: true,
     parse(output, exitCode) {
-      const head = parseHexDump(text(output));
+      const { dump, messages } = splitQemuIoOutput(text(output));
+      const head = parseHexDump(dump);
       if (head.length < bytes) throw toolFailure(output, exitCode);
-      const reopen = text(output).split('\n').filter((line) => line.startsWith('qemu-io:')).join(' ').trim();
+      const reopen = messages.join(' ');
       return { head, writeProtected: /write protected|read-only/i.test(reopen), reopen };
     },
   }),
@@ -222,6 +223,16 @@ export async function readDecrypted(lun: LunAddress, login: Login, options: { ke
   const plain = parseHexDump(text(output));
   if (plain.length < options.bytes) throw toolFailure(output, exitCode);
   return plain;
+}
+
+/**
+ * qemu-io's messages ("qemu-io: ...", on stderr) apart from its stdout. stdout reaches the merged output
+ * in 4 KiB blocks and a message in between, so after a dump of 4 KiB a message sits in the middle of a
+ * dump line, not at the start of one.
+ */
+export function splitQemuIoOutput(output: string): { dump: string; messages: string[] } {
+  const message = /qemu-io: [^\n]*\n?/g;
+  return { dump: output.replace(message, ''), messages: [...output.matchAll(message)].map((match) => match[0].trim()) };
 }
 
 /** The bytes of qemu-io's `read -v` dump ("00000000:  4c 55 4b 53 ...  LUKS..."). */

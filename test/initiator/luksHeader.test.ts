@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseHexDump, parsePortalListing } from '../../activities/initiator/libiscsi';
+import { parseHexDump, parsePortalListing, tools } from '../../activities/initiator/libiscsi';
 import { isSquashfsSuperblock, luks2DataOffset, parseLuksPrefix } from '../../activities/initiator/luksHeader';
 import { luksDump } from '../../activities/luks/cryptsetup';
 
@@ -54,6 +54,17 @@ describe('libiscsi and qemu output', () => {
       '20 bytes, 1 ops; 00.00 sec (268.039 KiB/sec and 4288.6244 ops/sec)',
     ].join('\n');
     expect(parseHexDump(dump).toString('hex')).toBe('4c554b53babe0002000000000000400061622020');
+  });
+
+  it("finds qemu-io's refusal to reopen a LUN read-write even inside a dump line, and the dump intact", () => {
+    const lun = { address: '127.0.0.2', port: 3260, iqn: 'iqn.2023-06.csm.iscsi:x', lun: 1 };
+    const head = Buffer.from(Array.from({ length: 64 }, (_, i) => i));
+    const lines = Array.from({ length: 4 }, (_, i) => `${(i * 16).toString(16).padStart(8, '0')}:  ${[...head.subarray(i * 16, i * 16 + 16)].map((b) => b.toString(16).padStart(2, '0')).join(' ')}  ................`);
+    // As recorded from the dev stack: stderr lands where stdout's 4 KiB block ended, here mid-line.
+    lines[2] = lines[2].replace('  ....', '  qemu-io: Cannot open a write protected LUN as read-write\n....');
+    const output = Buffer.from([...lines, 'read 64/64 bytes at offset 0', '64 bytes, 1 ops; 00.00 sec (286.846 KiB/sec and 4589.5349 ops/sec)', ''].join('\n'));
+    const probe = tools.probe(lun, { initiator: 'iqn.x:a' }, 64).parse(output, 1);
+    expect(probe).toEqual({ head, writeProtected: true, reopen: 'qemu-io: Cannot open a write protected LUN as read-write' });
   });
 
   it('reads iscsi-ls -s: discovery errors, targets, their LUNs, and what it said about a target it could not log into', () => {
