@@ -47,26 +47,11 @@ export class XtsPlain64 {
     this.xorMasks = exports.xorMasks as XtsPlain64['xorMasks'];
   }
 
-  /** Encrypts `data` (anywhere in memory) in place, through the buffer. */
-  encryptInPlace(segmentOffset: number, data: Uint8Array): void {
-    this.checkSectors(segmentOffset, data.length);
-    for (let at = 0; at < data.length; at += this.buffer.length) {
-      const part = data.subarray(at, at + this.buffer.length);
-      this.buffer.set(part);
-      this.encryptBuffer(segmentOffset + at, part.length);
-      part.set(this.buffer.subarray(0, part.length));
-    }
-  }
-
   /** Encrypts the first `length` bytes of the buffer in place. */
   encryptBuffer(segmentOffset: number, length: number): void {
-    this.checkSectors(segmentOffset, length);
+    if (length % this.sectorSize !== 0 || segmentOffset % this.sectorSize !== 0) throw new Error('XtsPlain64: whole, aligned sectors required');
     if (length > this.buffer.length) throw new Error(`XtsPlain64: ${length} bytes do not fit the ${this.buffer.length}-byte buffer`);
     for (let at = 0; at < length; at += BATCH_BYTES) this.encryptBatch(segmentOffset + at, BUFFER + at, Math.min(BATCH_BYTES, length - at));
-  }
-
-  private checkSectors(segmentOffset: number, length: number): void {
-    if (length % this.sectorSize !== 0 || segmentOffset % this.sectorSize !== 0) throw new Error('XtsPlain64: whole, aligned sectors required');
   }
 
   // ciphertext = E_K1(plain ^ mask) ^ mask, where block j of a sector has mask T·α^j and T = E_K2(IV).
@@ -130,7 +115,7 @@ export interface XtsTask {
  * Direct I/O wants lengths in whole device blocks: a final chunk is written out to this many bytes
  * (zeros past the data), and the container is cut back to its size afterwards.
  */
-export const WRITE_ALIGNMENT = 4096;
+const WRITE_ALIGNMENT = 4096;
 
 // Workers read and write the files themselves (positioned I/O): the main thread only hands out chunks,
 // and no buffer crosses threads. Each worker has two buffers, so one chunk is encrypted while the one
