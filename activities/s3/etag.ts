@@ -3,7 +3,9 @@
 //   single PUT:  md5 of the body, hex
 //   multipart:   md5 of the concatenated binary md5s of the parts, hex, then "-<number of parts>"
 // (AWS, Ceph RGW and SeaweedFS agree on this when no server-side encryption is used.)
-import { createHash, type Hash } from 'node:crypto';
+// Both md5s advance together in one pass over the bytes (md5.ts).
+import { createHash } from 'node:crypto';
+import { Md5 } from './md5';
 
 /** How an object is (or will be) split: one entry per part; a single entry for a plain PUT. */
 export interface PartLayout {
@@ -38,9 +40,9 @@ export interface ObjectDigest {
  * available as soon as its last byte has been fed (the upload checks parts already in S3 with it).
  */
 export function createEtagDigest(layout: PartLayout) {
-  const whole = createHash('md5');
+  const whole = new Md5();
   const partMd5s: Buffer[] = [];
-  let part: Hash = createHash('md5');
+  let part = new Md5();
   let leftInPart = layout.partSizes[0];
   let fed = 0;
   let result: ObjectDigest | undefined;
@@ -50,11 +52,10 @@ export function createEtagDigest(layout: PartLayout) {
     update(chunk: Uint8Array): void {
       if (fed + chunk.length > total) throw new Error(`more bytes than the ${total} the layout describes`);
       fed += chunk.length;
-      whole.update(chunk);
       let offset = 0;
       while (offset < chunk.length) {
         const take = Math.min(leftInPart, chunk.length - offset);
-        part.update(chunk.subarray(offset, offset + take));
+        Md5.updateBoth(whole, part, chunk.subarray(offset, offset + take));
         offset += take;
         leftInPart -= take;
         if (leftInPart === 0) closePart();
@@ -71,7 +72,7 @@ export function createEtagDigest(layout: PartLayout) {
       if (result) return result;
       if (fed !== total) throw new Error(`only ${fed} of ${total} bytes were fed`);
       if (partMd5s.length < layout.partSizes.length) closePart(); // an empty object has no byte to close its part
-      const md5 = whole.digest('hex');
+      const md5 = whole.digest().toString('hex');
       result = { md5, etag: layout.multipart ? multipartEtag(partMd5s) : md5 };
       return result;
     },
@@ -79,7 +80,7 @@ export function createEtagDigest(layout: PartLayout) {
 
   function closePart() {
     partMd5s.push(part.digest());
-    part = createHash('md5');
+    part = new Md5();
     leftInPart = layout.partSizes[partMd5s.length] ?? 0;
   }
 }
