@@ -32,6 +32,8 @@ export const devStack = {
     accessKeyId: env('S3_ACCESS_KEY_ID', 'devstack-admin'),
     secretAccessKey: env('S3_SECRET_ACCESS_KEY', 'devstack-secret-key-0123456789'),
     buckets: ['boot-images', 'ims'],
+    /** The dev stack's SeaweedFS master: its admin API reclaims deleted objects' space (vacuum). */
+    seaweedMasterUrl: 'http://127.0.0.1:19333',
   },
   csm: {
     url: env('CSM_API_URL', 'http://127.0.0.1:8444'),

@@ -124,10 +124,11 @@ const s3: Service = {
     );
     const url = new URL(devStack.s3.endpoint);
     return [
-      venvBin('weed'), 'server',
+      // Logs to stderr only (the service log under .dev/logs), not also to files in /tmp.
+      venvBin('weed'), '-logtostderr', 'server',
       '-dir', path.join(stateDir, 's3', 'data'),
       '-ip', url.hostname, '-ip.bind', url.hostname,
-      '-master.port', '19333', '-volume.port', '18080', '-filer.port', '18888',
+      '-master.port', new URL(devStack.s3.seaweedMasterUrl).port, '-volume.port', '18080', '-filer.port', '18888',
       '-master.volumeSizeLimitMB', '1024', '-volume.max', '200',
       '-s3', '-s3.port', url.port, '-s3.config', s3ConfigFile,
     ];
