@@ -46,7 +46,13 @@ const iqnPattern = `iqn.2026-11.bench.validate:{node}`;
 const servers = devStack.iscsiServers.map((s) => ({
   ...s,
   name: `vb${run}-${s.name}`,
-  driver: createTgtDriver({ server: `vb${run}-${s.name}`, controlPort: s.controlPort, runner: localRunner(), secrets: fileSecretResolver(secretsDir) }),
+  driver: createTgtDriver({
+    server: `vb${run}-${s.name}`,
+    controlPort: s.controlPort,
+    runner: localRunner(),
+    secrets: fileSecretResolver(secretsDir),
+    recordFile: path.join(dir, `record-${s.name}.json`),
+  }),
 }));
 
 async function exportImage(maxNodes: number) {
@@ -62,6 +68,7 @@ async function exportImage(maxNodes: number) {
     servers.map((s) =>
       s.driver.ensureExport({
         identity: lunIdentity(link),
+        placement: { layout: 'per-image', targetIqn: marshalTargetIqn(s.name) },
         backingFile: sample.rootfs,
         sizeBytes: statSync(sample.rootfs).size,
         initiators: values.acl === 'all' ? 'generate-node-acls' : initiators,
@@ -174,7 +181,7 @@ async function cleanUp() {
 async function removeWhenIdle(driver: ReturnType<typeof createTgtDriver>, identity: ReturnType<typeof lunIdentity>) {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await driver.removeExport(identity);
+      return await driver.removeExport({ identity });
     } catch (error) {
       if (attempt === 10 || !/still active/.test((error as Error).message)) throw error;
       await new Promise((resolve) => setTimeout(resolve, 3000));

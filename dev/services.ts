@@ -201,6 +201,7 @@ function iscsiServerAgent(server: IscsiServer): Service {
       TGT_CONTROL_PORT: String(server.controlPort),
       ISCSI_DRIVER: 'tgt',
       ISCSI_CACHE_DIR: path.join(stateDir, 'iscsi-cache', server.name),
+      ISCSI_STATE_DIR: path.join(stateDir, 'iscsi-state', server.name),
       ISCSI_SECRETS_DIR: path.join(stateDir, 'secrets'),
     }),
     codeHash: () => hashSources(codeDirs),

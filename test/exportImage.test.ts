@@ -7,11 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@temporalio/client';
 import { devStack } from '../dev/config';
 import { makeSampleImage, type SampleImage } from '../dev/sampleImage';
-import { lunIdentity, marshalTargetIqn } from '../lib/lunIdentity';
+import { lunIdentity } from '../lib/lunIdentity';
+import { defaultTargetPrefix } from '../lib/exportLayout';
+import { showTargets } from '../activities/tgt/tgtadm';
 import { exportImage } from '../workflows/exportImage';
 import { seedImage } from './helpers/images';
 import { connectClient, uniqueId } from './helpers/temporal';
-import { removeDevStackExports, revokeOpenAccess } from './helpers/exports';
+import { removeDevStackExports } from './helpers/exports';
 import { discover, identify, naaMatchesWwid, readCapacity } from './export/helpers/initiator';
 import { attemptRowsOf } from './helpers/history';
 
@@ -20,7 +22,7 @@ const nodeIqn = (node: string) => `iqn.2026-11.test.export:${node}`;
 describe('exportImage (two tgtd servers, libiscsi initiators)', () => {
   let client: Client;
   let sample: SampleImage;
-  const exported: { linkPath: string; linkEtag: string }[] = [];
+  const exported: { linkPath: string; linkEtag: string; targetIqn?: string }[] = [];
 
   beforeAll(async () => {
     client = await connectClient();
@@ -38,21 +40,22 @@ describe('exportImage (two tgtd servers, libiscsi initiators)', () => {
       args: [{ imageId, servers: devStack.iscsiServers.map((s) => ({ name: s.name })), initiators: { nodes: 'nid[001-002]', iqnPattern: nodeIqn('{node}') } }],
     });
 
-  it('exports the rootfs read-only on both servers with the SBPS identity, visible only to the listed nodes, and idempotently', async () => {
-    await revokeOpenAccess();
-    const image = await seedImage(sample);
+  it('exports the rootfs read-only on both servers on a target of its own named after the image, with the SBPS identity, visible only to the listed nodes, and idempotently', async () => {
+    const name = uniqueId('Export_Test');
+    const image = await seedImage(sample, { name });
     const rootfs = image.manifest.artifacts[0];
     const identity = lunIdentity({ linkPath: rootfs.link.path, linkEtag: rootfs.link.etag! });
-    exported.push({ linkPath: rootfs.link.path, linkEtag: rootfs.link.etag! });
+    const iqn = `${defaultTargetPrefix}${name.toLowerCase().replace('_', '-')}`;
+    exported.push({ linkPath: rootfs.link.path, linkEtag: rootfs.link.etag!, targetIqn: iqn });
 
     const first = await run(image.imageId);
-    expect(first.servers.map((s) => [s.server, s.created, s.wwid, s.serial])).toEqual(
-      devStack.iscsiServers.map((s) => [s.name, true, identity.wwid, identity.serial]),
+    expect(first.layout).toBe('per-image');
+    expect(first.servers.map((s) => [s.server, s.created, s.iqn, s.lun, s.wwid, s.serial])).toEqual(
+      devStack.iscsiServers.map((s) => [s.name, true, iqn, 1, identity.wwid, identity.serial]),
     );
 
     for (const [index, server] of devStack.iscsiServers.entries()) {
       const portal = { address: server.address, port: server.port };
-      const iqn = marshalTargetIqn(server.name);
       expect(await discover(portal, { initiator: nodeIqn('nid001') })).toContain(iqn);
       expect(await discover(portal, { initiator: nodeIqn('nid999') })).not.toContain(iqn);
       const lun = { ...portal, iqn, lun: first.servers[index].lun };
@@ -79,10 +82,76 @@ describe('exportImage (two tgtd servers, libiscsi initiators)', () => {
       args: [{ imageId: image.imageId, servers: [{ name: devStack.iscsiServers[0].name }], initiators: 'generate-node-acls' }],
     });
     exported.push({ linkPath: result.artifact.path, linkEtag: result.artifact.etag });
+    expect(result.layout).toBe('sbps');
     expect(result.artifact.etag).toBe(image.manifest.artifacts[0].link.etag);
     const rows = await attemptRowsOf(client, workflowId);
     expect(rows.filter((r) => r.repair).map((r) => r.label)).toEqual(['repair ManifestEtagFault for check manifest']);
     expect(rows.find((r) => r.label === 'check manifest')?.errorType).toBe('ManifestEtagFault');
+  });
+
+  /** Every target and LUN on the dev stack's servers that carries this artifact, or its per-image target. */
+  const leftovers = async (link: { linkPath: string; linkEtag: string }, targetIqn: string) => {
+    const { serial } = lunIdentity(link);
+    const found: string[] = [];
+    for (const server of devStack.iscsiServers) {
+      for (const target of await showTargets(server.controlPort)) {
+        if (target.iqn === targetIqn) found.push(`${server.name}: target ${target.iqn}`);
+        for (const lun of target.luns.filter((l) => l.serial === serial)) found.push(`${server.name}: LUN ${lun.lun} of ${target.iqn}`);
+      }
+    }
+    return found;
+  };
+
+  it('a server failing mid-export: the export made on the other server and the half-made one are removed; one that existed before stays', async () => {
+    const name = uniqueId('export-fails');
+    const image = await seedImage(sample, { name });
+    const rootfs = image.manifest.artifacts[0];
+    const link = { linkPath: rootfs.link.path, linkEtag: rootfs.link.etag! };
+    const iqn = `${defaultTargetPrefix}${name}`;
+    exported.push({ ...link, targetIqn: iqn });
+    const [good, bad] = devStack.iscsiServers;
+    const initiators = { nodes: 'nid[001-002]', iqnPattern: nodeIqn('{node}') };
+    // tgtd cannot listen on an address this host does not have: the portal, the last step, fails.
+    const unreachable = [{ address: '192.0.2.1', port: 3260 }];
+    const start = (servers: object[]) =>
+      client.workflow.execute(exportImage, { taskQueue: devStack.temporal.taskQueue, workflowId: uniqueId('export-fail'), args: [{ imageId: image.imageId, servers, initiators }] });
+
+    const failure = await start([{ name: good.name }, { name: bad.name, portals: unreachable }]).catch((e) => e);
+    expect(failure.cause.message).toMatch(new RegExp(`export on ${bad.name}: .*192\\.0\\.2\\.1`));
+    expect(await leftovers(link, iqn)).toEqual([]);
+
+    const before = await start([{ name: good.name }]);
+    expect(before.servers[0].created).toBe(true);
+    const snapshot = (await showTargets(good.controlPort)).find((t) => t.iqn === iqn);
+    await start([{ name: good.name }, { name: bad.name, portals: unreachable }]).catch((e) => e);
+    expect(await leftovers(link, iqn)).toEqual([`${good.name}: target ${iqn}`, `${good.name}: LUN 1 of ${iqn}`]);
+    expect((await showTargets(good.controlPort)).find((t) => t.iqn === iqn)).toEqual(snapshot);
+  });
+
+  it('a cancel mid-export stops the running export and removes what it made on every server', async () => {
+    const name = uniqueId('export-cancel');
+    const image = await seedImage(sample, { name });
+    const rootfs = image.manifest.artifacts[0];
+    const link = { linkPath: rootfs.link.path, linkEtag: rootfs.link.etag! };
+    const iqn = `${defaultTargetPrefix}${name}`;
+    exported.push({ ...link, targetIqn: iqn });
+    // Thousands of ACLs are thousands of tgtadm calls: the export is still binding them when cancelled.
+    const handle = await client.workflow.start(exportImage, {
+      taskQueue: devStack.temporal.taskQueue,
+      workflowId: uniqueId('export-cancel'),
+      args: [{ imageId: image.imageId, servers: devStack.iscsiServers.map((s) => ({ name: s.name })), initiators: { nodes: 'nid[0001-3000]', iqnPattern: nodeIqn('{node}') } }],
+    });
+    for (let tries = 0; !(await leftovers(link, iqn)).some((l) => l.includes('LUN')); tries++) {
+      if (tries > 600) throw new Error('the export never created its LUN');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await handle.cancel();
+    const error = await handle.result().catch((e) => e);
+    expect(error.cause?.name).toBe('CancelledFailure');
+    expect(await leftovers(link, iqn)).toEqual([]);
+    const { events } = await handle.fetchHistory();
+    const removals = events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'removeExport');
+    expect(removals.length).toBe(devStack.iscsiServers.length);
   });
 
   it('refuses bad input before doing anything', async () => {
@@ -90,6 +159,6 @@ describe('exportImage (two tgtd servers, libiscsi initiators)', () => {
       .execute(exportImage, { taskQueue: devStack.temporal.taskQueue, workflowId: uniqueId('export-bad'), args: [{ imageId: '', servers: [], initiators: ['nope'] }] })
       .catch((e) => e);
     expect(error.cause.type).toBe('InvalidInput');
-    expect(error.cause.message).toMatch(/imageId: image id is empty.*servers: give at least one iSCSI server.*initiators/);
+    expect(error.cause.message).toMatch(/imageId: image id is empty.*servers: give at least one iSCSI server.*initiators.0: "nope" is not an iSCSI name/);
   });
 });

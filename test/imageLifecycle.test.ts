@@ -17,6 +17,8 @@ import type { WorkflowStatus } from '../workflows/support/status';
 import { imageLifecycle } from '../workflows/imageLifecycle';
 import { connectClient, uniqueId } from './helpers/temporal';
 import { removeDevStackExports } from './helpers/exports';
+import { defaultTargetPrefix } from '../lib/exportLayout';
+import { iqnLabelOf } from '../lib/iscsiNames';
 
 const bssPath = '/apis/bss/boot/v1/bootparameters';
 const csm = new CsmClient(devStack.csm);
@@ -53,7 +55,7 @@ async function waitForStep(client: Client, workflowId: string, step: string, par
 describe('imageLifecycle (dev stack)', () => {
   let client: Client;
   let sample: SampleImage;
-  const exported: { linkPath: string; linkEtag: string }[] = [];
+  const exported: { linkPath: string; linkEtag: string; targetIqn?: string }[] = [];
 
   beforeAll(async () => {
     client = await connectClient();
@@ -89,8 +91,11 @@ describe('imageLifecycle (dev stack)', () => {
     const { encrypt, export: exportPhase, bootParameters, import: imported } = summary.phases;
     expect(summary.phases.validate?.report).toMatch(/^s3:\/\/ims\/validation-reports\//);
     expect(encrypt!.artifact.type).toBe('application/vnd.cray.image.rootfs.luks');
-    exported.push({ linkPath: encrypt!.artifact.link.path, linkEtag: encrypt!.artifact.link.etag! });
+    exported.push({ linkPath: encrypt!.artifact.link.path, linkEtag: encrypt!.artifact.link.etag!, targetIqn: exportPhase!.servers[0].iqn });
     expect(exportPhase!.artifact.path).toBe(encrypt!.artifact.link.path);
+    expect(exportPhase!.layout).toBe('per-image');
+    const imageTarget = `${defaultTargetPrefix}${iqnLabelOf(summary.name)}`;
+    expect(exportPhase!.servers.map((s) => [s.iqn, s.lun])).toEqual([[imageTarget, 1], [imageTarget, 1]]);
     const wwid = lunIdentity({ linkPath: encrypt!.artifact.link.path, linkEtag: encrypt!.artifact.link.etag! }).wwid;
     expect(exportPhase!.servers.map((s) => s.wwid)).toEqual([wwid, wwid]);
     expect(bootParameters!.approval).toMatchObject({ verdict: 'approved', who: 'test-operator' });
@@ -98,7 +103,7 @@ describe('imageLifecycle (dev stack)', () => {
 
     const rootfs = imported!.artifacts.find((a) => a.type === 'application/vnd.cray.image.rootfs.squashfs')!;
     const kernel = imported!.artifacts.find((a) => a.type === 'application/vnd.cray.image.kernel')!;
-    const targets = devStack.iscsiServers.map((s) => `iqn.2023-06.csm.iscsi:${s.name}@${s.address}:${s.port}`).join(',');
+    const targets = devStack.iscsiServers.map((s) => `${imageTarget}@${s.address}:${s.port}`).join(',');
     for (const node of nodes) {
       const entry = (await entries())[node] as { kernel: string; params: string };
       expect(entry.kernel).toBe(kernel.link.path);

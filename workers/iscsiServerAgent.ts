@@ -1,16 +1,27 @@
 import { Worker } from '@temporalio/worker';
+import { targetDriverFromEnv } from '../activities/export/activities';
 import { createIscsiServerActivities } from '../activities/iscsiServer';
 import { iscsiServerTaskQueue } from '../lib/taskQueues';
 import { connectWorker, shutdownGraceTime, temporalSettingsFromEnv, workerIdentity } from './connection';
 
 export async function runIscsiServerAgent(options: { server: string }): Promise<void> {
+  const driver = targetDriverFromEnv(options.server);
+  const activities = createIscsiServerActivities(options.server, process.env, driver);
+  if (driver.kind === 'tgt') {
+    // tgtd forgets everything when it restarts; the agent's record puts every export back where it was.
+    const restore = await driver.restoreConfig().catch((error: Error) => ({ restored: [], failed: [error.message] }));
+    for (const line of restore.restored) console.error(`restored ${line}`);
+    for (const line of restore.failed) console.error(`could not restore ${line}`);
+  }
   const worker = await Worker.create({
     connection: await connectWorker(),
     namespace: temporalSettingsFromEnv().namespace,
     taskQueue: iscsiServerTaskQueue(options.server),
-    activities: createIscsiServerActivities(options.server),
-    // One operation at a time on a server: targetcli/tgtadm changes must not interleave.
-    maxConcurrentActivityTaskExecutions: 1,
+    activities,
+    // Staging one image while exporting another; target changes themselves run one at a time in the driver.
+    maxConcurrentActivityTaskExecutions: 4,
+    // Heartbeats carry cancellations back: a cancelled or timed-out export stops within seconds.
+    maxHeartbeatThrottleInterval: '5s',
     shutdownGraceTime,
     identity: workerIdentity(),
   });

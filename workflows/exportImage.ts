@@ -1,13 +1,19 @@
-// exportImage: seed 003's `stacker lio export` on every iSCSI server, the SBPS marshal's way (DESIGN §4):
+// exportImage: seed 003's `stacker lio export` on every iSCSI server (DESIGN §4, §4b):
 //   1. read the image's manifest (etag faults repaired) and pick the artifact to export
-//   2. on each server, through that server's own agent: stage the artifact into the local cache,
-//      verified against the manifest's etag and md5 (a stale etag is repaired, then staged again)
-//   3. export it read-only with the marshal's LUN identity, ACLs and CHAP; save the config
-// A failure or a cancellation removes the exports this run created, so no half-export remains.
-import { CancellationScope } from '@temporalio/workflow';
+//   2. choose the layout: the SBPS marshal's open shared target, or a target of the image's own with
+//      its own ACLs and CHAP (the default when either is asked for); its name comes from the image
+//   3. on each server, through that server's own agent: note whether the export already exists, stage
+//      the artifact into the local cache, verified against the manifest's etag and md5 (a stale etag is
+//      repaired, then staged again), and export it read-only with the marshal's LUN identity
+// When any server fails or the workflow is cancelled, every server's work is let finish or stop first,
+// then each export this run started is removed, so no half-made export stays anywhere.
+import { ActivityCancellationType, CancellationScope } from '@temporalio/workflow';
 import type { ExportResult } from '../activities/export/driver';
+import { defaultTargetPrefix, targetIqnOf, type ExportLayout, type ExportPlacement } from '../lib/exportLayout';
 import { FailureType, permanentFailure } from '../lib/failures';
-import { ExportSpec } from '../lib/specs/exportSpec';
+import { iqnLabelOf, iscsiNameProblem } from '../lib/iscsiNames';
+import { lunIdentity } from '../lib/lunIdentity';
+import { ExportSpec, layoutOf } from '../lib/specs/exportSpec';
 import { central, onIscsiServer } from './support/activities';
 import { attempt } from './support/attempt';
 import { parseInput } from './support/input';
@@ -15,9 +21,13 @@ import { trackStatus } from './support/status';
 
 export interface ExportImageResult {
   imageId: string;
+  layout: ExportLayout;
   artifact: { path: string; etag: string; md5: string };
   servers: ExportResult[];
 }
+
+/** Staging and exporting report back only once the agent has really stopped, so cleanup runs after them. */
+const untilStopped = { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
 
 export async function exportImage(raw: unknown): Promise<ExportImageResult> {
   const spec = parseInput(ExportSpec, raw, 'export spec');
@@ -34,47 +44,68 @@ export async function exportImage(raw: unknown): Promise<ExportImageResult> {
     if (!artifact?.md5 || !artifact.link.etag) {
       throw permanentFailure(FailureType.ManifestInvalid, `${manifestPath} has no ${spec.artifactType} artifact with md5 and etag`);
     }
-    return { manifestPath, path: artifact.link.path, etag: artifact.link.etag, md5: artifact.md5 };
+    return { imageName: image.name, manifestPath, path: artifact.link.path, etag: artifact.link.etag, md5: artifact.md5 };
   };
 
   status.step('read manifest');
   let artifact = await readArtifact();
-  const created: { server: string; linkPath: string; linkEtag: string }[] = [];
-  try {
-    const servers = await Promise.all(
-      spec.servers.map(async (server) => {
-        const agent = onIscsiServer(server.name);
-        status.step(`stage and export on ${spec.servers.length} server(s)`);
-        const staged = await attempt(`stage on ${server.name}`, () => agent.stageArtifact({ linkPath: artifact.path, linkEtag: artifact.etag, md5: artifact.md5 }), {
-          maxAttemptsByType: { [FailureType.StagedFileCorrupt]: 3 },
-          repairs: {
-            [FailureType.ManifestEtagFault]: async () => {
-              await central.repairManifest({ manifestPath: artifact.manifestPath });
-              artifact = await readArtifact();
-            },
-          },
-        });
-        const exported = await attempt(`export on ${server.name}`, () =>
-          agent.ensureExport({
-            linkPath: artifact.path,
-            linkEtag: artifact.etag,
-            backingFile: staged.path,
-            sizeBytes: staged.sizeBytes,
-            initiators: spec.initiators,
-            chap: spec.chap,
-            portals: server.portals ?? [],
-          }),
-        );
-        if (exported.created) created.push({ server: server.name, linkPath: artifact.path, linkEtag: artifact.etag });
-        return exported;
+  const placement = placementOf(spec, artifact.imageName);
+  /** Exports this run started on a server where the image was not exported before: removed on failure. */
+  const started: { server: string; linkPath: string; linkEtag: string }[] = [];
+
+  const exportOn = async (server: (typeof spec.servers)[number]): Promise<ExportResult> => {
+    const agent = onIscsiServer(server.name);
+    const iqn = targetIqnOf(placement, server.name);
+    const before = await attempt(`list exports on ${server.name}`, () => agent.listExports());
+    const serial = lunIdentity({ linkPath: artifact.path, linkEtag: artifact.etag }).serial;
+    const existed = before.exports.some((e) => e.iqn === iqn && e.serial === serial);
+    status.step(`stage and export on ${spec.servers.length} server(s)`);
+    const staged = await attempt(`stage on ${server.name}`, () => onIscsiServer(server.name, untilStopped).stageArtifact({ linkPath: artifact.path, linkEtag: artifact.etag, md5: artifact.md5 }), {
+      maxAttemptsByType: { [FailureType.StagedFileCorrupt]: 3 },
+      repairs: {
+        [FailureType.ManifestEtagFault]: async () => {
+          await central.repairManifest({ manifestPath: artifact.manifestPath });
+          artifact = await readArtifact();
+        },
+      },
+    });
+    if (!existed) started.push({ server: server.name, linkPath: artifact.path, linkEtag: artifact.etag });
+    return attempt(`export on ${server.name}`, () =>
+      onIscsiServer(server.name, untilStopped).ensureExport({
+        linkPath: artifact.path,
+        linkEtag: artifact.etag,
+        placement,
+        backingFile: staged.path,
+        sizeBytes: staged.sizeBytes,
+        initiators: spec.initiators,
+        chap: spec.chap,
+        portals: server.portals ?? [],
       }),
     );
+  };
+
+  const outcomes = await Promise.allSettled(spec.servers.map(exportOn));
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (!failed) {
     status.step('done');
-    return { imageId: spec.imageId, artifact: { path: artifact.path, etag: artifact.etag, md5: artifact.md5 }, servers };
-  } catch (error) {
-    await CancellationScope.nonCancellable(() =>
-      Promise.all(created.map((c) => attempt(`remove partial export on ${c.server}`, () => onIscsiServer(c.server).removeExport({ linkPath: c.linkPath, linkEtag: c.linkEtag })))),
-    );
-    throw error;
+    const servers = outcomes.map((o) => (o as PromiseFulfilledResult<ExportResult>).value);
+    return { imageId: spec.imageId, layout: placement.layout, artifact: { path: artifact.path, etag: artifact.etag, md5: artifact.md5 }, servers };
   }
+  status.step(`removing what this run exported on ${started.length} server(s)`);
+  const targetIqn = placement.layout === 'per-image' ? placement.targetIqn : undefined;
+  await CancellationScope.nonCancellable(() =>
+    Promise.all(
+      started.map((s) => attempt(`remove partial export on ${s.server}`, () => onIscsiServer(s.server).removeExport({ linkPath: s.linkPath, linkEtag: s.linkEtag, targetIqn }))),
+    ),
+  );
+  throw failed.reason;
+}
+
+/** The layout asked for (or implied), and for a per-image export its target: `<prefix><name>`. */
+function placementOf(spec: ReturnType<typeof ExportSpec.parse>, imageName: string): ExportPlacement {
+  if (layoutOf(spec) === 'sbps') return { layout: 'sbps' };
+  const targetIqn = `${spec.targetPrefix ?? defaultTargetPrefix}${spec.targetName ?? iqnLabelOf(imageName)}`;
+  const problem = iscsiNameProblem(targetIqn);
+  if (problem) throw permanentFailure(FailureType.InvalidInput, `the image's target name cannot be used: ${problem}; give targetName`);
+  return { layout: 'per-image', targetIqn };
 }

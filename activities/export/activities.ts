@@ -1,19 +1,23 @@
 // The export activities an iSCSI server's agent runs on that server: stage the artifact, then export it
-// through the server's target driver (tgt or LIO, chosen by ISCSI_DRIVER).
+// through the server's target driver (tgt or LIO, chosen by ISCSI_DRIVER). Target operations heartbeat
+// while they run (thousands of ACLs are thousands of targetcli lines) and stop when their attempt is
+// cancelled or times out, so the attempt that replaces them is not queued behind them.
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { z } from 'zod';
+import path from 'node:path';
 import { FailureType, permanentFailure } from '../../lib/failures';
 import { lunIdentity } from '../../lib/lunIdentity';
 import { expandNodeset, NodesetSyntaxError } from '../../lib/nodeset';
+import type { Initiators } from '../../lib/specs/exportSpec';
 import { createLioDriver, saveconfigPaths } from '../lio/driver';
 import { createTgtDriver } from '../tgt/driver';
 import { localRunner, sshRunner, type CommandRunner } from './commandRunner';
-import type { ExportResult, ExportedLun, RemoveResult, TargetDriver } from './driver';
-import { ArtifactLinkInput, ExportInput, StageInput, type Initiators } from './inputs';
+import type { ExportResult, ExportedLun, OperationContext, RemoveResult, RestoreResult, TargetDriver } from './driver';
+import { ExportInput, RemoveInput, StageInput } from './inputs';
 import { fileSecretResolver } from './secrets';
 import { stageArtifact, type StageResult } from './staging';
-import { activityProgress } from '../support/progress';
+import { activityProgress, currentContext } from '../support/progress';
 import { parseInput } from '../../lib/parseInput';
+import type { z } from 'zod';
 
 export interface ExportAgentSettings {
   server: string;
@@ -22,28 +26,44 @@ export interface ExportAgentSettings {
   cacheDir: string;
 }
 
+/** Runs a target operation with the activity's cancellation, heartbeating `{ step }` every few seconds. */
+async function targetOperation<T>(step: string, operation: (context: OperationContext) => Promise<T>): Promise<T> {
+  const activity = currentContext();
+  if (!activity) return operation({});
+  activity.heartbeat({ step });
+  const beat = setInterval(() => activity.heartbeat({ step }), 5_000);
+  try {
+    return await operation({ signal: activity.cancellationSignal });
+  } finally {
+    clearInterval(beat);
+  }
+}
+
 export function createExportActivities({ server, driver, s3, cacheDir }: ExportAgentSettings) {
   return {
     async stageArtifact(raw: StageInput): Promise<StageResult & { server: string }> {
       const request = parseInput(StageInput, raw);
-      const result = await stageArtifact(
-        { s3, cacheDir, ...activityProgress() },
-        request,
-      );
+      const result = await stageArtifact({ s3, cacheDir, ...activityProgress() }, request);
       return { server, ...result };
     },
 
     async ensureExport(raw: ExportInput): Promise<ExportResult> {
       const input = parseInput(ExportInput, raw);
-      return driver.ensureExport({ ...input, identity: lunIdentity(input), initiators: initiatorIqns(input.initiators) });
+      const spec = { ...input, identity: lunIdentity(input), initiators: initiatorIqns(input.initiators) };
+      return targetOperation(`export ${spec.identity.backstoreName}`, (context) => driver.ensureExport(spec, context));
     },
 
-    async removeExport(raw: z.infer<typeof ArtifactLinkInput>): Promise<RemoveResult> {
-      return driver.removeExport(lunIdentity(parseInput(ArtifactLinkInput, raw)));
+    async removeExport(raw: z.input<typeof RemoveInput>): Promise<RemoveResult> {
+      const input = parseInput(RemoveInput, raw);
+      return targetOperation('remove export', (context) => driver.removeExport({ identity: lunIdentity(input), targetIqn: input.targetIqn }, context));
     },
 
     async listExports(): Promise<{ server: string; exports: ExportedLun[] }> {
-      return { server, exports: await driver.listExports() };
+      return { server, exports: await targetOperation('list exports', (context) => driver.listExports(context)) };
+    },
+
+    async restoreExports(): Promise<RestoreResult> {
+      return targetOperation('restore exports', (context) => driver.restoreConfig(context));
     },
   };
 }
@@ -59,7 +79,8 @@ export function targetDriverFromEnv(server: string, env: NodeJS.ProcessEnv = pro
   if (kind !== 'tgt') throw new Error(`ISCSI_DRIVER must be tgt or lio, not ${JSON.stringify(kind)}`);
   const controlPort = Number(env.TGT_CONTROL_PORT ?? 0);
   if (!Number.isInteger(controlPort) || controlPort < 0) throw new Error(`TGT_CONTROL_PORT is not a port index: ${env.TGT_CONTROL_PORT}`);
-  return createTgtDriver({ server, controlPort, runner, secrets });
+  const recordFile = path.join(env.ISCSI_STATE_DIR ?? '/var/lib/boot-image-agent', 'tgt-exports.json');
+  return createTgtDriver({ server, controlPort, runner, secrets, recordFile });
 }
 
 function initiatorIqns(initiators: Initiators): string[] | 'generate-node-acls' {

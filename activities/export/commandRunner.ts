@@ -2,12 +2,15 @@
 // server itself, or over SSH for sites that refuse agents (README.md). Arguments are argv arrays, never a
 // shell string; values listed in `secrets` are scrubbed from every error this module raises.
 import { execa } from 'execa';
+import { OperationAborted } from './serialize';
 
 export interface RunOptions {
   /** Written to the command's stdin (how CHAP passwords reach targetcli without entering argv). */
   input?: string;
   /** Values to scrub from error messages and output quoted in errors. */
   secrets?: string[];
+  /** Aborting kills the command (an activity that timed out or was cancelled). */
+  signal?: AbortSignal;
 }
 
 export interface CommandRunner {
@@ -32,8 +35,9 @@ export const redact = (text: string, secrets: string[] = []): string =>
   secrets.filter((secret) => secret.length > 0).reduce((out, secret) => out.replaceAll(secret, '***'), text);
 
 async function runRedacted(where: string, file: string, args: string[], shown: string[], options: RunOptions): Promise<{ stdout: string }> {
-  const result = await execa(file, args, { input: options.input ?? '', reject: false, stripFinalNewline: false });
+  const result = await execa(file, args, { input: options.input ?? '', reject: false, stripFinalNewline: false, cancelSignal: options.signal });
   if (result.exitCode === 0 && !result.failed) return { stdout: result.stdout };
+  if (result.isCanceled) throw new OperationAborted(options.signal?.reason);
   const stderr = result.stderr || result.stdout || result.shortMessage || '';
   throw new CommandFailed(shown.map((arg) => redact(arg, options.secrets)), result.exitCode, redact(stderr, options.secrets), where);
 }

@@ -1,7 +1,8 @@
 // Inputs of the export activities: zod schemas, the single source of their types and error messages.
+// They reuse the workflow spec's checked names, so nothing that reaches targetcli or tgtadm is unchecked
+// even when an activity is called directly.
 import { z } from 'zod';
-
-const Ref = z.string().min(1);
+import { ChapRefs, Initiators, IscsiName, Portal } from '../../lib/specs/exportSpec';
 
 export const ArtifactLinkInput = z.object({
   linkPath: z.string().startsWith('s3://'),
@@ -11,21 +12,23 @@ export const ArtifactLinkInput = z.object({
 export const StageInput = ArtifactLinkInput.extend({ md5: z.string().regex(/^[0-9a-fA-F]{32}$/, 'an MD5 in hex') });
 export type StageInput = z.infer<typeof StageInput>;
 
-export const Initiators = z.union([
-  z.literal('generate-node-acls'),
-  z.array(z.string().startsWith('iqn.')).min(1),
-  /** A ClusterShell node set and the IQN each node's name fits into, e.g. `iqn.2026-01.org.site:{node}`. */
-  z.object({ nodes: z.string().min(1), iqnPattern: z.string().includes('{node}') }),
+/** Which export to remove: the artifact's LUN, and the image's own target when it has one. */
+export const RemoveInput = ArtifactLinkInput.extend({ targetIqn: IscsiName.optional() });
+
+export const Placement = z.discriminatedUnion('layout', [
+  z.object({ layout: z.literal('sbps') }).strict(),
+  z.object({ layout: z.literal('per-image'), targetIqn: IscsiName }).strict(),
 ]);
-export type Initiators = z.infer<typeof Initiators>;
 
 export const ExportInput = ArtifactLinkInput.extend({
-  backingFile: z.string().startsWith('/'),
+  placement: Placement,
+  backingFile: z.string().regex(/^\/[A-Za-z0-9._/-]+$/, 'an absolute path of letters, digits, ".", "_", "-" and "/"'),
   sizeBytes: z.number().int().positive(),
   initiators: Initiators,
-  chap: z
-    .object({ userRef: Ref, secretRef: Ref, mutual: z.object({ userRef: Ref, secretRef: Ref }).optional() })
-    .optional(),
-  portals: z.array(z.object({ address: z.string().min(1), port: z.number().int().min(1).max(65535) })),
+  chap: ChapRefs.optional(),
+  portals: z.array(Portal),
+}).refine((input) => input.placement.layout === 'per-image' || (input.initiators === 'generate-node-acls' && !input.chap), {
+  message: 'the sbps layout is open access on a target every image shares: ACLs and CHAP need the per-image layout',
+  path: ['placement'],
 });
-export type ExportInput = z.infer<typeof ExportInput>;
+export type ExportInput = z.input<typeof ExportInput>;

@@ -1,9 +1,10 @@
-// The target driver for LIO, as the SBPS marshal drives it: one-shot targetcli commands, an explicit
-// saveconfig, and state read back from saveconfig.json. All work on one server goes through one queue.
+// The target driver for LIO, as the SBPS marshal drives it: targetcli commands, an explicit saveconfig,
+// and state read back from saveconfig.json. All work on one server goes through one queue.
 import { FailureType, permanentFailure } from '../../lib/failures';
-import { marshalTargetIqn, type LunIdentity } from '../../lib/lunIdentity';
+import { targetIqnOf } from '../../lib/exportLayout';
+import { marshalTargetIqn } from '../../lib/lunIdentity';
 import type { CommandRunner } from '../export/commandRunner';
-import type { ChapRefs, ExportResult, ExportSpec, ExportedLun, RemoveResult, TargetDriver } from '../export/driver';
+import type { ChapRefs, ExportResult, ExportSpec, ExportedLun, OperationContext, RemoveResult, RestoreResult, TargetDriver } from '../export/driver';
 import type { SecretResolver } from '../export/secrets';
 import { assertStagedSize } from '../export/stagedFile';
 import { serialQueue } from '../export/serialize';
@@ -29,23 +30,25 @@ export function createLioDriver(settings: LioDriverSettings): TargetDriver {
   const { server, runner, saveconfigPath } = settings;
   const targetcli = settings.targetcli ?? 'targetcli';
   const serially = serialQueue();
-  const iqn = marshalTargetIqn(server);
+  const sharedIqn = marshalTargetIqn(server);
 
-  async function readState(): Promise<LioState> {
-    const read = await runner.run(['cat', saveconfigPath]).catch((error: Error) => {
+  async function readState(context: OperationContext): Promise<LioState> {
+    const read = await runner.run(['cat', saveconfigPath], { signal: context.signal }).catch((error: Error) => {
       if (/No such file/.test(error.message)) return null; // never saved yet
       throw error;
     });
     return read ? parseSaveconfig(read.stdout, `${saveconfigPath} on ${runner.where}`) : emptyLioState;
   }
 
-  async function run(commands: TargetcliCommand[], secrets: string[]) {
-    for (const command of commands.filter((c) => !c.sensitive)) await runner.run([targetcli, ...command.args]);
-    const sensitive = commands.filter((c) => c.sensitive);
-    if (!sensitive.length) return;
-    // Passwords go through stdin, one command per line, so they never appear in argv (ps, /proc, audit).
-    const script = [...sensitive.map((c) => c.args.join(' ')), saveconfigCommand(saveconfigPath).args.join(' '), 'exit', ''].join('\n');
-    await runner.run([targetcli], { input: script, secrets });
+  /**
+   * One interactive targetcli reads every command from stdin: one start-up instead of one per command
+   * (seconds each; thousands of ACLs), and passwords never in argv (ps, /proc, audit). Interactive
+   * targetcli does not turn a failing line into an exit code, so callers verify from the saved file.
+   */
+  async function run(commands: TargetcliCommand[], secrets: string[], context: OperationContext) {
+    if (!commands.length) return;
+    const script = [...commands.map((c) => c.args.join(' ')), 'exit', ''].join('\n');
+    await runner.run([targetcli], { input: script, secrets, signal: context.signal });
   }
 
   async function resolveChap(refs: ChapRefs): Promise<ResolvedChap> {
@@ -59,52 +62,58 @@ export function createLioDriver(settings: LioDriverSettings): TargetDriver {
     return refs.mutual ? { ...base, mutual: await resolvePair(refs.mutual) } : base;
   }
 
+  async function ensureExport(spec: ExportSpec, context: OperationContext): Promise<ExportResult> {
+    const changes: string[] = [];
+    const iqn = targetIqnOf(spec.placement, server);
+    let state = await readState(context);
+    const targetCommands = planTarget(state, iqn);
+    if (targetCommands.length) {
+      await run([...targetCommands, saveconfigCommand(saveconfigPath)], [], context);
+      changes.push(`created target ${iqn}`);
+      state = await readState(context);
+    }
+    const chap = spec.chap && (await resolveChap(spec.chap));
+    const request = { ...spec, targetIqn: iqn, chap, saveconfigPath };
+    const plan = planExport(state, request);
+    if (plan.createdLun) await assertStagedSize(runner, spec.backingFile, spec.sizeBytes);
+    const secrets = chap ? [chap.password, ...(chap.mutual ? [chap.mutual.password] : [])] : [];
+    await run(plan.commands, secrets, context);
+    if (plan.commands.length) {
+      const leftover = planExport(await readState(context), request);
+      if (leftover.commands.length) throw new Error(`LIO on ${server} does not show the export after targetcli ran: still to do ${leftover.changes.join('; ')}`);
+    }
+    const { identity } = spec;
+    return {
+      server,
+      layout: spec.placement.layout,
+      iqn,
+      lun: plan.tpgLun,
+      wwid: identity.wwid,
+      serial: identity.serial,
+      portals: spec.portals,
+      created: plan.createdLun,
+      changes: [...changes, ...plan.changes],
+    };
+  }
+
   return {
     kind: 'lio',
 
-    ensureExport: (spec: ExportSpec) =>
-      serially(async (): Promise<ExportResult> => {
-        const changes: string[] = [];
-        let state = await readState();
-        const targetCommands = planTarget(state, iqn);
-        if (targetCommands.length) {
-          await run([...targetCommands, saveconfigCommand(saveconfigPath)], []);
-          changes.push(`created target ${iqn}`);
-          state = await readState();
-        }
-        const chap = spec.chap && (await resolveChap(spec.chap));
-        const plan = planExport(state, { ...spec, targetIqn: iqn, chap, saveconfigPath });
-        if (plan.createdLun) await assertStagedSize(runner, spec.backingFile, spec.sizeBytes);
-        const secrets = chap ? [chap.password, ...(chap.mutual ? [chap.mutual.password] : [])] : [];
-        await run(plan.commands, secrets);
-        if (plan.commands.length) {
-          // Verify from the saved state: the stdin-fed commands of an interactive targetcli do not set its exit code.
-          const leftover = planExport(await readState(), { ...spec, targetIqn: iqn, chap, saveconfigPath });
-          if (leftover.commands.length) throw new Error(`LIO on ${server} does not show the export after targetcli ran: still to do ${leftover.changes.join('; ')}`);
-        }
-        const { identity } = spec;
-        return {
-          server,
-          iqn,
-          lun: plan.tpgLun,
-          wwid: identity.wwid,
-          serial: identity.serial,
-          portals: spec.portals,
-          created: plan.createdLun,
-          changes: [...changes, ...plan.changes],
-        };
-      }),
+    ensureExport: (spec, context = {}) => serially(() => ensureExport(spec, context), context.signal),
 
-    removeExport: (identity: LunIdentity) =>
+    removeExport: ({ identity, targetIqn }, context = {}) =>
       serially(async (): Promise<RemoveResult> => {
-        const commands = planRemoval(await readState(), identity, saveconfigPath);
-        await run(commands, []);
-        return { server, removed: commands.length > 0, changes: commands.length ? [`deleted fileio backstore ${identity.backstoreName} and its LUNs`] : [] };
-      }),
+        const commands = planRemoval(await readState(context), { identity, targetIqn, sharedIqn, saveconfigPath });
+        await run(commands, [], context);
+        if (commands.length && planRemoval(await readState(context), { identity, targetIqn, sharedIqn, saveconfigPath }).length) {
+          throw new Error(`LIO on ${server} still shows the export of ${identity.backstoreName} after targetcli ran`);
+        }
+        return { server, removed: commands.length > 0, changes: commands.filter((c) => c.args[0] !== 'saveconfig').map((c) => `targetcli ${c.args.join(' ')}`) };
+      }, context.signal),
 
-    listExports: () =>
+    listExports: (context = {}) =>
       serially(async (): Promise<ExportedLun[]> => {
-        const state = await readState();
+        const state = await readState(context);
         return state.targets
           .filter((t) => t.fabric === 'iscsi')
           .flatMap((target) =>
@@ -117,12 +126,21 @@ export function createLioDriver(settings: LioDriverSettings): TargetDriver {
               }),
             ),
           );
-      }),
+      }, context.signal),
 
-    saveConfig: () =>
+    saveConfig: (context = {}) =>
       serially(async () => {
-        await run([saveconfigCommand(saveconfigPath)], []);
+        await run([saveconfigCommand(saveconfigPath)], [], context);
         return { saved: true, path: saveconfigPath };
-      }),
+      }, context.signal),
+
+    // What target.service does at boot: the running configuration becomes the saved one.
+    restoreConfig: (context = {}) =>
+      serially(async (): Promise<RestoreResult> => {
+        const saved = await readState(context);
+        await runner.run([targetcli, 'restoreconfig', `savefile=${saveconfigPath}`, 'clear_existing=true'], { signal: context.signal });
+        const restored = saved.targets.flatMap((t) => t.tpgs.flatMap((tpg) => tpg.luns.map((lun) => `${t.wwn} LUN ${lun.index} (${lun.storageObject.name})`)));
+        return { server, restored, failed: [] };
+      }, context.signal),
   };
 }

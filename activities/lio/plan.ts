@@ -1,11 +1,12 @@
 // Decides, from the parsed saveconfig.json, which one-shot targetcli commands bring a server to the
 // wanted export, and nothing more: a complete export plans no command at all. Pure, so the exact
 // command lists are checked by golden tests (targetcli cannot run without configfs on the dev host).
+import { lunOf, type ExportPlacement } from '../../lib/exportLayout';
 import { FailureType, permanentFailure } from '../../lib/failures';
 import { marshalTpgTag, type LunIdentity } from '../../lib/lunIdentity';
 import type { Portal } from '../export/driver';
 import { sha224Hex } from '../../lib/sha224';
-import type { LioChap, LioState, LioTpg } from './saveconfig';
+import type { LioChap, LioLun, LioState, LioTarget, LioTpg } from './saveconfig';
 
 /** One targetcli invocation: `targetcli <args...>`, or, when `sensitive`, one line fed to its stdin. */
 export interface TargetcliCommand {
@@ -22,7 +23,9 @@ export interface ResolvedChap {
 
 export interface LioExportRequest {
   identity: LunIdentity;
+  placement: ExportPlacement;
   backingFile: string;
+  /** The sbps target (`iqn.2023-06.csm.iscsi:<host>`) or the image's own. */
   targetIqn: string;
   initiators: string[] | 'generate-node-acls';
   chap?: ResolvedChap;
@@ -56,7 +59,7 @@ export function planTarget(state: LioState, iqn: string): TargetcliCommand[] {
 }
 
 export function planExport(state: LioState, request: LioExportRequest): LioExportPlan {
-  const { identity, targetIqn } = request;
+  const { identity, targetIqn, placement } = request;
   const tpg = findTpg(state, targetIqn);
   if (!tpg) throw new Error(`planExport: ${targetIqn} has no tpg${marshalTpgTag}; plan the target first`);
   const commands: TargetcliCommand[] = [];
@@ -76,21 +79,27 @@ export function planExport(state: LioState, request: LioExportRequest): LioExpor
     changes.push(`created fileio backstore ${identity.backstoreName} on ${request.backingFile}`);
   }
   const soName = backstore?.name ?? identity.backstoreName;
+  const existingLun = tpg.luns.find((l) => l.storageObject.plugin === 'fileio' && l.storageObject.name === soName);
+  if (placement.layout === 'per-image') {
+    const other = tpg.luns.find((l) => l !== existingLun);
+    if (other) throw permanentFailure(FailureType.InvalidInput, `target ${targetIqn} already exports another artifact (${other.storageObject.plugin}/${other.storageObject.name}); remove that export or give this one another targetName`);
+  }
 
-  // 2. TPG attributes first: prod_mode_write_protect is applied when a mapped LUN is linked.
+  // 2. TPG attributes first: prod_mode_write_protect is applied when a mapped LUN is linked. The sbps
+  //    target is open to any initiator without CHAP, whatever an earlier hand-made change set there.
+  const open = placement.layout === 'sbps' || request.initiators === 'generate-node-acls';
   const wanted: Record<string, number> = { demo_mode_write_protect: 1, prod_mode_write_protect: 1 };
-  if (request.initiators === 'generate-node-acls') Object.assign(wanted, { generate_node_acls: 1, cache_dynamic_acls: 1 });
+  if (open) Object.assign(wanted, { generate_node_acls: 1, cache_dynamic_acls: 1 });
   else wanted.generate_node_acls = 0;
-  if (request.chap) wanted.authentication = 1;
-  const differing = Object.entries(wanted).filter(([key, value]) => Number(tpg.attributes[key]) !== value);
+  wanted.authentication = request.chap ? 1 : 0;
+  const differing = Object.entries(wanted).filter(([key, value]) => Number(tpg.attributes[key] ?? 0) !== value);
   if (differing.length) {
     commands.push({ args: [tpgAt, 'set', 'attribute', ...differing.map(([key, value]) => `${key}=${value}`)] });
     changes.push(`set TPG attributes ${differing.map(([key, value]) => `${key}=${value}`).join(' ')}`);
   }
 
-  // 3. The TPG LUN, numbered explicitly; ACL mappings are made below with write_protect=1.
-  const existingLun = tpg.luns.find((l) => l.storageObject.plugin === 'fileio' && l.storageObject.name === soName);
-  const tpgLun = existingLun?.index ?? lowestFree(tpg.luns.map((l) => l.index));
+  // 3. The TPG LUN, numbered from the image (lib/exportLayout.ts); ACL mappings are made below with write_protect=1.
+  const tpgLun = existingLun?.index ?? lunOf(placement, identity, tpg.luns.map((l) => l.index));
   if (!existingLun) {
     commands.push({ args: [`${tpgAt}/luns`, 'create', `/backstores/fileio/${soName}`, `lun=${tpgLun}`, 'add_mapped_luns=false'] });
     changes.push(`created LUN ${tpgLun}`);
@@ -103,6 +112,10 @@ export function planExport(state: LioState, request: LioExportRequest): LioExpor
       changes.push('set TPG CHAP credentials');
     }
   } else {
+    // A per-image target is this image's alone: its ACLs are exactly the initiators asked for.
+    const unwanted = tpg.nodeAcls.filter((acl) => !request.initiators.includes(acl.initiator));
+    for (const acl of unwanted) commands.push({ args: [`${tpgAt}/acls`, 'delete', acl.initiator] });
+    if (unwanted.length) changes.push(`deleted ${unwanted.length} ACL(s) no longer asked for`);
     let aclsCreated = 0;
     for (const initiator of request.initiators) {
       const acl = tpg.nodeAcls.find((a) => a.initiator === initiator);
@@ -146,10 +159,29 @@ export function planExport(state: LioState, request: LioExportRequest): LioExpor
   return { commands, tpgLun, createdLun: !existingLun, changes };
 }
 
-/** Deleting the backstore deletes its TPG LUNs and their ACL mappings with it (rtslib), as the marshal does. */
-export function planRemoval(state: LioState, identity: LunIdentity, saveconfigPath: string): TargetcliCommand[] {
-  const backstore = state.storageObjects.find((so) => so.plugin === 'fileio' && so.wwn === identity.serial);
-  return backstore ? [{ args: ['/backstores/fileio', 'delete', backstore.name] }, saveconfigCommand(saveconfigPath)] : [];
+export interface RemovalRequest {
+  identity: LunIdentity;
+  /** The image's own target, if it has one: removed even when a failed export left it without a LUN. */
+  targetIqn?: string;
+  /** The shared sbps target, which stays. */
+  sharedIqn: string;
+  saveconfigPath: string;
+}
+
+/**
+ * Deleting the backstore deletes its TPG LUNs and their ACL mappings with it (rtslib), as the marshal
+ * does; a per-image target that exported nothing else goes too (never the shared sbps target).
+ */
+export function planRemoval(state: LioState, request: RemovalRequest): TargetcliCommand[] {
+  const backstore = state.storageObjects.find((so) => so.plugin === 'fileio' && so.wwn === request.identity.serial);
+  const onlyThis = (lun: LioLun) => backstore !== undefined && lun.storageObject.plugin === 'fileio' && lun.storageObject.name === backstore.name;
+  const holdsOnlyThis = (target: LioTarget) => target.tpgs.every((tpg) => tpg.luns.every(onlyThis));
+  const holdsThis = (target: LioTarget) => target.tpgs.some((tpg) => tpg.luns.some(onlyThis));
+  const perImageTargets = state.targets.filter(
+    (t) => t.fabric === 'iscsi' && t.wwn !== request.sharedIqn && holdsOnlyThis(t) && (holdsThis(t) || t.wwn === request.targetIqn),
+  );
+  const commands = [...perImageTargets.map((t) => ({ args: ['/iscsi', 'delete', t.wwn] })), ...(backstore ? [{ args: ['/backstores/fileio', 'delete', backstore.name] }] : [])];
+  return commands.length ? [...commands, saveconfigCommand(request.saveconfigPath)] : [];
 }
 
 function lowestFree(taken: number[]): number {

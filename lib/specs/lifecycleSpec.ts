@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { baseParamsRule, UpdateBootParametersFields } from './bootParamsSpec';
 import { CustomizeSpec } from './customizeSpec';
 import { EncryptOptions } from './encryptSpec';
-import { ExportSpec } from './exportSpec';
+import { ExportPlacement } from './exportSpec';
 import { ImportSpec } from './importSpec';
 import { ValidateInitiatorsSpec } from './validateSpec';
 
@@ -17,7 +17,7 @@ export const LifecycleSpec = z
     customize: CustomizeSpec.omit({ imageId: true }).optional(),
     /** LUKS-encrypt the rootfs; the export then serves the container. */
     encrypt: EncryptOptions.optional(),
-    export: ExportSpec.omit({ imageId: true, artifactType: true }).optional(),
+    export: ExportPlacement.optional(),
     /** Point the nodes at the image; with an export, the iSCSI targets, WWID and key reference are filled in. */
     /**
      * From the nodes' side, before their boot parameters change: every node reaches every server and

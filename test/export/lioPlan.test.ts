@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { lunIdentity, marshalTargetIqn } from '../../lib/lunIdentity';
+import { preferredSbpsLun } from '../../lib/exportLayout';
 import { planExport, planRemoval, planTarget, type LioExportRequest } from '../../activities/lio/plan';
 import { emptyLioState, parseSaveconfig, type LioState } from '../../activities/lio/saveconfig';
 import { createLioDriver } from '../../activities/lio/driver';
@@ -9,11 +10,13 @@ import type { SecretResolver } from '../../activities/export/secrets';
 // Golden targetcli command lists. targetcli cannot run on this host (no configfs), so these are checked
 // against targetcli-fb's command signatures and the SBPS marshal's naming, not against a live LIO.
 const identity = lunIdentity({ linkPath: 's3://boot-images/1fb58f4e-ad23-489b-89b7-95868fca7ee6/rootfs', linkEtag: '9a3c5b6f8e0f2d1c4b7a6e5d3c2b1a09-12' });
-const iqn = marshalTargetIqn('iscsi1');
+const iqn = 'iqn.2023-06.csm.iscsi:image.compute-2026-11';
+const sharedIqn = marshalTargetIqn('iscsi1');
 const tpg = `/iscsi/${iqn}/tpg1`;
 const saveconfigPath = '/etc/target/saveconfig.json';
 const request: LioExportRequest = {
   identity,
+  placement: { layout: 'per-image', targetIqn: iqn },
   backingFile: '/var/cache/boot-images/3e04cfcd5cc397ce18a5be702f438a3.img',
   targetIqn: iqn,
   initiators: ['iqn.2026-01.org.site:ocean1', 'iqn.2026-01.org.site:ocean2'],
@@ -23,12 +26,14 @@ const request: LioExportRequest = {
 };
 
 /** What rtslib-fb dumps right after `/iscsi create <iqn>` with targetcli's defaults. */
-const afterTargetCreate = {
-  storage_objects: [],
+const afterTargetCreate = targetJustCreated(iqn);
+function targetJustCreated(wwn: string) {
+  return {
+  storage_objects: [] as any[],
   targets: [
     {
       fabric: 'iscsi',
-      wwn: iqn,
+      wwn,
       tpgs: [
         {
           tag: 1,
@@ -41,7 +46,8 @@ const afterTargetCreate = {
       ],
     },
   ],
-};
+  };
+}
 
 /** The same server once the export is complete (what saveconfig would write after the golden commands). */
 function exported(overrides: { mappedWriteProtect?: boolean; mappedIndex?: number } = {}) {
@@ -57,10 +63,10 @@ function exported(overrides: { mappedWriteProtect?: boolean; mappedIndex?: numbe
             tag: 1,
             enable: true,
             attributes: { authentication: 1, cache_dynamic_acls: 0, demo_mode_write_protect: 1, generate_node_acls: 0, prod_mode_write_protect: 1 },
-            luns: [{ index: 0, storage_object: `/backstores/fileio/${identity.backstoreName}` }],
+            luns: [{ index: 1, storage_object: `/backstores/fileio/${identity.backstoreName}` }],
             node_acls: ['ocean1', 'ocean2'].map((node) => ({
               node_wwn: `iqn.2026-01.org.site:${node}`,
-              mapped_luns: [{ index: overrides.mappedIndex ?? 0, tpg_lun: 0, write_protect: overrides.mappedWriteProtect ?? true }],
+              mapped_luns: [{ index: overrides.mappedIndex ?? 1, tpg_lun: 1, write_protect: overrides.mappedWriteProtect ?? true }],
               ...chap,
             })),
             portals: [{ ip_address: '10.1.0.5', port: 3260 }],
@@ -82,15 +88,15 @@ describe('LIO plan: the targetcli commands for an export', () => {
         args: ['/backstores/fileio', 'create', 'name=3e04cfcd5cc397c', `file_or_dev=${request.backingFile}`, 'write_back=false', 'wwn=3e04cfcd5cc397ce18a5be702f438a3'],
       },
       { args: [tpg, 'set', 'attribute', 'prod_mode_write_protect=1', 'authentication=1'] },
-      { args: [`${tpg}/luns`, 'create', '/backstores/fileio/3e04cfcd5cc397c', 'lun=0', 'add_mapped_luns=false'] },
+      { args: [`${tpg}/luns`, 'create', '/backstores/fileio/3e04cfcd5cc397c', 'lun=1', 'add_mapped_luns=false'] },
       { args: [`${tpg}/acls`, 'create', 'iqn.2026-01.org.site:ocean1', 'add_mapped_luns=false'] },
-      { args: [`${tpg}/acls/iqn.2026-01.org.site:ocean1`, 'create', 'mapped_lun=0', 'tpg_lun_or_backstore=0', 'write_protect=1'] },
+      { args: [`${tpg}/acls/iqn.2026-01.org.site:ocean1`, 'create', 'mapped_lun=1', 'tpg_lun_or_backstore=1', 'write_protect=1'] },
       {
         args: [`${tpg}/acls/iqn.2026-01.org.site:ocean1`, 'set', 'auth', 'userid=compute', 'password=chap-secret-1', 'mutual_userid=target', 'mutual_password=chap-secret-2'],
         sensitive: true,
       },
       { args: [`${tpg}/acls`, 'create', 'iqn.2026-01.org.site:ocean2', 'add_mapped_luns=false'] },
-      { args: [`${tpg}/acls/iqn.2026-01.org.site:ocean2`, 'create', 'mapped_lun=0', 'tpg_lun_or_backstore=0', 'write_protect=1'] },
+      { args: [`${tpg}/acls/iqn.2026-01.org.site:ocean2`, 'create', 'mapped_lun=1', 'tpg_lun_or_backstore=1', 'write_protect=1'] },
       {
         args: [`${tpg}/acls/iqn.2026-01.org.site:ocean2`, 'set', 'auth', 'userid=compute', 'password=chap-secret-1', 'mutual_userid=target', 'mutual_password=chap-secret-2'],
         sensitive: true,
@@ -99,12 +105,12 @@ describe('LIO plan: the targetcli commands for an export', () => {
       { args: [`${tpg}/portals`, 'create', '10.1.0.5', '3260'] },
       { args: ['saveconfig', `savefile=${saveconfigPath}`] },
     ]);
-    expect(plan).toMatchObject({ tpgLun: 0, createdLun: true });
+    expect(plan).toMatchObject({ tpgLun: 1, createdLun: true });
   });
 
   it('repeated export: nothing to do', () => {
     expect(planTarget(state(exported()), iqn)).toEqual([]);
-    expect(planExport(state(exported()), request)).toEqual({ commands: [], tpgLun: 0, createdLun: false, changes: [] });
+    expect(planExport(state(exported()), request)).toEqual({ commands: [], tpgLun: 1, createdLun: false, changes: [] });
   });
 
   it('a changed CHAP password is set again (through stdin), nothing else', () => {
@@ -114,40 +120,62 @@ describe('LIO plan: the targetcli commands for an export', () => {
   });
 
   it('a writable mapping is replaced by a read-only one; an ACL whose mapped index differs from the TPG LUN is kept', () => {
-    const writable = planExport(state(exported({ mappedWriteProtect: false, mappedIndex: 7 })), { ...request, initiators: ['iqn.2026-01.org.site:ocean1'] });
+    const writable = planExport(state(exported({ mappedWriteProtect: false, mappedIndex: 7 })), { ...request, initiators: ['iqn.2026-01.org.site:ocean1', 'iqn.2026-01.org.site:ocean2'] });
     expect(writable.commands.slice(0, 2)).toEqual([
       { args: [`${tpg}/acls/iqn.2026-01.org.site:ocean1`, 'delete', '7'] },
-      { args: [`${tpg}/acls/iqn.2026-01.org.site:ocean1`, 'create', 'mapped_lun=0', 'tpg_lun_or_backstore=0', 'write_protect=1'] },
+      { args: [`${tpg}/acls/iqn.2026-01.org.site:ocean1`, 'create', 'mapped_lun=1', 'tpg_lun_or_backstore=1', 'write_protect=1'] },
     ]);
     expect(planExport(state(exported({ mappedIndex: 7 })), request).commands).toEqual([]);
   });
 
-  it('adopts a backstore the SBPS marshal made for the same artifact (same wwn, s3fs path), with generate_node_acls', () => {
+  it('a per-image target keeps exactly the ACLs asked for: a node dropped from the set loses its ACL', () => {
+    const plan = planExport(state(exported()), { ...request, initiators: ['iqn.2026-01.org.site:ocean1'] });
+    expect(plan.commands).toEqual([{ args: [`${tpg}/acls`, 'delete', 'iqn.2026-01.org.site:ocean2'] }, { args: ['saveconfig', `savefile=${saveconfigPath}`] }]);
+  });
+
+  it('sbps: adopts the backstore the SBPS marshal made for the same artifact on its shared target, open and without CHAP', () => {
     const marshal = exported();
+    marshal.targets[0].wwn = sharedIqn;
     marshal.storage_objects[0].dev = '/var/lib/cps-local/boot-images/1fb58f4e-ad23-489b-89b7-95868fca7ee6/rootfs';
-    const plan = planExport(state(marshal), { ...request, initiators: 'generate-node-acls', chap: undefined });
+    const plan = planExport(state(marshal), { ...request, placement: { layout: 'sbps' }, targetIqn: sharedIqn, initiators: 'generate-node-acls', chap: undefined });
     expect(plan.createdLun).toBe(false);
     expect(plan.commands).toEqual([
-      { args: [tpg, 'set', 'attribute', 'generate_node_acls=1', 'cache_dynamic_acls=1'] },
+      { args: [`/iscsi/${sharedIqn}/tpg1`, 'set', 'attribute', 'generate_node_acls=1', 'cache_dynamic_acls=1', 'authentication=0'] },
       { args: ['saveconfig', `savefile=${saveconfigPath}`] },
     ]);
   });
 
-  it('generate_node_acls with CHAP sets the TPG credentials', () => {
+  it('sbps: a new image takes the LUN its digest asks for, or the next free one; never the lowest free', () => {
+    const shared = state(targetJustCreated(sharedIqn));
+    const sbps = { ...request, placement: { layout: 'sbps' as const }, targetIqn: sharedIqn, initiators: 'generate-node-acls' as const, chap: undefined };
+    const preferred = preferredSbpsLun(identity);
+    expect(planExport(shared, sbps).tpgLun).toBe(preferred);
+    const taken = targetJustCreated(sharedIqn);
+    taken.storage_objects = [{ name: 'otherimage00000', plugin: 'fileio', dev: '/var/cache/other.img', size: 1, wwn: 'ffff' }];
+    (taken.targets[0].tpgs[0].luns as unknown[]) = [{ index: preferred, storage_object: '/backstores/fileio/otherimage00000' }];
+    expect(planExport(state(taken), sbps).tpgLun).toBe(preferred === 255 ? 1 : preferred + 1);
+  });
+
+  it('per-image with generate_node_acls and CHAP sets the credentials on its own TPG only', () => {
     const plan = planExport(state(afterTargetCreate), { ...request, initiators: 'generate-node-acls' });
     expect(plan.commands).toContainEqual({
       args: [tpg, 'set', 'auth', 'userid=compute', 'password=chap-secret-1', 'mutual_userid=target', 'mutual_password=chap-secret-2'],
       sensitive: true,
     });
     expect(plan.commands).toContainEqual({ args: [tpg, 'set', 'attribute', 'prod_mode_write_protect=1', 'generate_node_acls=1', 'cache_dynamic_acls=1', 'authentication=1'] });
+    expect(plan.commands.every((c) => !c.args[0].startsWith('/iscsi/') || c.args[0].startsWith(`/iscsi/${iqn}/`))).toBe(true);
   });
 
-  it('takes the lowest free LUN number next to existing LUNs', () => {
-    const other = exported();
-    other.storage_objects[0] = { ...other.storage_objects[0], name: 'otherimage00000', wwn: 'ffffffffffffffffffffffffffffff0' };
-    other.targets[0].tpgs[0].luns = [{ index: 0, storage_object: '/backstores/fileio/otherimage00000' }];
-    other.storage_objects[0].dev = '/var/cache/boot-images/other.img';
-    expect(planExport(state(other), request).tpgLun).toBe(1);
+  it('two images on one server: each plan touches only its own target; B on A\'s target is refused', () => {
+    const other = lunIdentity({ linkPath: 's3://boot-images/0d0b5a02-3f4e-4a3c-9e4e-5b3c8f1e2d10/rootfs', linkEtag: '0f0e0d0c0b0a09080706050403020100-3' });
+    const iqnB = 'iqn.2023-06.csm.iscsi:image.compute-b';
+    const both = exported();
+    both.targets.push(targetJustCreated(iqnB).targets[0]);
+    const planB = planExport(state(both), { ...request, identity: other, placement: { layout: 'per-image', targetIqn: iqnB }, targetIqn: iqnB, backingFile: '/var/cache/b.img', initiators: ['iqn.2026-01.org.site:ocean9'] });
+    const paths = planB.commands.map((c) => c.args[0]).filter((p) => p.startsWith('/iscsi/'));
+    expect(paths.length).toBeGreaterThan(0);
+    expect(paths.every((p) => p.startsWith(`/iscsi/${iqnB}/`))).toBe(true);
+    expect(() => planExport(state(both), { ...request, identity: other, backingFile: '/var/cache/b.img' })).toThrow(/already exports another artifact/);
   });
 
   it('refuses a backstore name or file already used by another identity', () => {
@@ -161,17 +189,30 @@ describe('LIO plan: the targetcli commands for an export', () => {
     expect(() => planTarget(tag5, iqn)).toThrow(/exists without tpg1/);
   });
 
-  it('removal deletes the backstore (LIO drops its LUNs and mappings) and saves; nothing when absent', () => {
-    expect(planRemoval(state(exported()), identity, saveconfigPath)).toEqual([
+  it('removal deletes the image\'s own target and its backstore, never the shared target or another image\'s', () => {
+    const withShared = exported();
+    const shared = targetJustCreated(sharedIqn).targets[0];
+    (shared.tpgs[0].luns as unknown[]) = [{ index: 1, storage_object: `/backstores/fileio/${identity.backstoreName}` }, { index: 2, storage_object: '/backstores/fileio/otherimage00000' }];
+    withShared.targets.push(shared, targetJustCreated('iqn.2023-06.csm.iscsi:image.other').targets[0]);
+    const removal = { identity, sharedIqn, saveconfigPath };
+    expect(planRemoval(state(withShared), removal)).toEqual([
+      { args: ['/iscsi', 'delete', iqn] },
       { args: ['/backstores/fileio', 'delete', '3e04cfcd5cc397c'] },
       { args: ['saveconfig', `savefile=${saveconfigPath}`] },
     ]);
-    expect(planRemoval(state(afterTargetCreate), identity, saveconfigPath)).toEqual([]);
+    expect(planRemoval(state(targetJustCreated(sharedIqn)), removal)).toEqual([]);
+  });
+
+  it('removal after a failed export also deletes the image\'s target left without its LUN', () => {
+    expect(planRemoval(state(afterTargetCreate), { identity, sharedIqn, saveconfigPath, targetIqn: iqn })).toEqual([
+      { args: ['/iscsi', 'delete', iqn] },
+      { args: ['saveconfig', `savefile=${saveconfigPath}`] },
+    ]);
   });
 });
 
 describe('LIO driver over a scripted command runner', () => {
-  /** Plays targetcli: each saveconfig "writes" the next prepared state; records what ran. */
+  /** Plays targetcli: each script containing saveconfig "writes" the next prepared state; records what ran. */
   function scriptedServer(states: unknown[]) {
     const calls: { argv: string[]; options?: RunOptions }[] = [];
     let current = 0;
@@ -184,34 +225,41 @@ describe('LIO driver over a scripted command runner', () => {
           return { stdout: JSON.stringify(states[current]) };
         }
         if (argv[0] === 'stat') return { stdout: '1048576\n' };
-        if (argv.includes('saveconfig') || options?.input?.includes('saveconfig')) current = Math.min(current + 1, states.length - 1);
+        if (options?.input?.includes('saveconfig')) current = Math.min(current + 1, states.length - 1);
         return { stdout: '' };
       },
     };
     return { runner, calls };
   }
   const secrets: SecretResolver = { resolve: async (ref) => ({ 'chap/user': 'compute', 'chap/password': 'chap-secret-1' })[ref]! };
-  const spec = { identity, backingFile: request.backingFile, sizeBytes: 1048576, initiators: ['iqn.2026-01.org.site:ocean1'], portals: request.portals, chap: { userRef: 'chap/user', secretRef: 'chap/password' } };
+  const spec = {
+    identity,
+    placement: request.placement,
+    backingFile: request.backingFile,
+    sizeBytes: 1048576,
+    initiators: ['iqn.2026-01.org.site:ocean1'],
+    portals: request.portals,
+    chap: { userRef: 'chap/user', secretRef: 'chap/password' },
+  };
   const oneAcl = () => {
     const json = exported();
     json.targets[0].tpgs[0].node_acls = [{ ...json.targets[0].tpgs[0].node_acls[0], chap_mutual_userid: '', chap_mutual_password: '' }];
     return json;
   };
+  const targetcliCalls = (calls: { argv: string[]; options?: RunOptions }[]) => calls.filter((c) => c.argv[0] === 'targetcli');
 
-  it('fresh export: target first, one-shot argv without the password, the password through stdin, verified from the saved file', async () => {
+  it('fresh export: every command through the stdin of one targetcli, never in argv, verified from the saved file', async () => {
     const { runner, calls } = scriptedServer([undefined, afterTargetCreate, oneAcl()]);
     const driver = createLioDriver({ server: 'iscsi1', runner, secrets, saveconfigPath });
     const result = await driver.ensureExport(spec);
-    expect(result).toMatchObject({ iqn, lun: 0, created: true, serial: identity.serial, wwid: identity.wwid });
-    const targetcliCalls = calls.filter((c) => c.argv[0] === 'targetcli');
-    expect(targetcliCalls[0].argv).toEqual(['targetcli', '/iscsi', 'create', iqn]);
-    expect(targetcliCalls.every((c) => !c.argv.join(' ').includes('chap-secret-1'))).toBe(true);
-    const stdinCall = targetcliCalls.find((c) => c.options?.input);
-    expect(stdinCall?.argv).toEqual(['targetcli']);
-    expect(stdinCall?.options?.input).toBe(
-      `${tpg}/acls/iqn.2026-01.org.site:ocean1 set auth userid=compute password=chap-secret-1\nsaveconfig savefile=${saveconfigPath}\nexit\n`,
-    );
-    expect(stdinCall?.options?.secrets).toEqual(['chap-secret-1']);
+    expect(result).toMatchObject({ layout: 'per-image', iqn, lun: 1, created: true, serial: identity.serial, wwid: identity.wwid });
+    const [createTarget, exportCommands] = targetcliCalls(calls);
+    expect(createTarget.argv).toEqual(['targetcli']);
+    expect(createTarget.options?.input).toBe(`/iscsi create ${iqn}\nsaveconfig savefile=${saveconfigPath}\nexit\n`);
+    expect(exportCommands.argv).toEqual(['targetcli']);
+    expect(exportCommands.options?.input).toContain(`${tpg}/acls/iqn.2026-01.org.site:ocean1 set auth userid=compute password=chap-secret-1\n`);
+    expect(exportCommands.options?.input?.endsWith(`saveconfig savefile=${saveconfigPath}\nexit\n`)).toBe(true);
+    expect(exportCommands.options?.secrets).toEqual(['chap-secret-1']);
   });
 
   it('repeated export runs no targetcli at all', async () => {
@@ -226,14 +274,18 @@ describe('LIO driver over a scripted command runner', () => {
     await expect(createLioDriver({ server: 'iscsi1', runner, secrets, saveconfigPath }).ensureExport(spec)).rejects.toThrow(/does not show the export/);
   });
 
-  it('lists fileio exports and removes one', async () => {
-    const { runner, calls } = scriptedServer([oneAcl(), afterTargetCreate]);
+  it('lists fileio exports and removes one with its per-image target', async () => {
+    const { runner, calls } = scriptedServer([oneAcl(), { storage_objects: [], targets: [] }]);
     const driver = createLioDriver({ server: 'iscsi1', runner, secrets, saveconfigPath });
-    expect(await driver.listExports()).toEqual([{ iqn, lun: 0, serial: identity.serial, backingFile: request.backingFile, sizeBytes: 1048576, readonly: true }]);
-    expect(await driver.removeExport(identity)).toMatchObject({ removed: true });
-    expect(calls.filter((c) => c.argv[0] === 'targetcli').map((c) => c.argv)).toEqual([
-      ['targetcli', '/backstores/fileio', 'delete', identity.backstoreName],
-      ['targetcli', 'saveconfig', `savefile=${saveconfigPath}`],
-    ]);
+    expect(await driver.listExports()).toEqual([{ iqn, lun: 1, serial: identity.serial, backingFile: request.backingFile, sizeBytes: 1048576, readonly: true }]);
+    expect(await driver.removeExport({ identity })).toMatchObject({ removed: true });
+    expect(targetcliCalls(calls).map((c) => c.options?.input)).toEqual([`/iscsi delete ${iqn}\n/backstores/fileio delete ${identity.backstoreName}\nsaveconfig savefile=${saveconfigPath}\nexit\n`]);
+  });
+
+  it('restores the saved configuration the way target.service does', async () => {
+    const { runner, calls } = scriptedServer([oneAcl()]);
+    const restored = await createLioDriver({ server: 'iscsi1', runner, secrets, saveconfigPath }).restoreConfig();
+    expect(restored).toEqual({ server: 'iscsi1', restored: [`${iqn} LUN 1 (${identity.backstoreName})`], failed: [] });
+    expect(targetcliCalls(calls).map((c) => c.argv)).toEqual([['targetcli', 'restoreconfig', `savefile=${saveconfigPath}`, 'clear_existing=true']]);
   });
 });

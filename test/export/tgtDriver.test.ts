@@ -1,33 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { lunIdentity, marshalTargetIqn } from '../../lib/lunIdentity';
+import { printableNaaIdentity } from './helpers/identities';
+import { preferredSbpsLun } from '../../lib/exportLayout';
 import { localRunner } from '../../activities/export/commandRunner';
 import type { ExportSpec, TargetDriver } from '../../activities/export/driver';
 import { fileSecretResolver } from '../../activities/export/secrets';
 import { createTgtDriver } from '../../activities/tgt/driver';
-import { showTargets } from '../../activities/tgt/tgtadm';
+import { parseAccounts, showTargets } from '../../activities/tgt/tgtadm';
 import { startTgtd, type PrivateTgtd } from './helpers/tgtd';
 import { discover, identify, readCapacity, tryWrite, type Login } from './helpers/initiator';
-
-/**
- * iscsi-inq prints binary designators with printf("%s"), so a zero byte cuts the NAA short: pick an
- * artifact whose NAA designator has none (the bytes after 60 01 40 come from the digest).
- */
-function printableNaaIdentity() {
-  for (;;) {
-    const identity = lunIdentity({ linkPath: `s3://boot-images/${randomUUID()}/rootfs`, linkEtag: `${randomBytes(16).toString('hex')}-2` });
-    if (!/^(..)*00/.test(identity.wwid.slice(1))) return identity;
-  }
-}
 
 // Two private tgtd servers (control ports 20 and 21 on 127.0.0.20/.21), real libiscsi initiators.
 describe('tgt driver against real tgtd, seen from libiscsi', () => {
   const servers: { name: string; tgtd: PrivateTgtd; driver: TargetDriver }[] = [];
   let dir: string;
   let spec: Omit<ExportSpec, 'portals'>;
+  const targetIqn = `iqn.2026-11.test.export:${randomUUID().slice(0, 8)}`;
   const allowed = `iqn.2026-11.test.node:${randomUUID().slice(0, 8)}`;
   const stranger = `iqn.2026-11.test.stranger:${randomUUID().slice(0, 8)}`;
   const chapUser = 'node-user';
@@ -48,6 +41,7 @@ describe('tgt driver against real tgtd, seen from libiscsi', () => {
     await chmod(backingFile, 0o444);
     spec = {
       identity: printableNaaIdentity(),
+      placement: { layout: 'per-image', targetIqn },
       backingFile,
       sizeBytes,
       initiators: [allowed],
@@ -56,7 +50,8 @@ describe('tgt driver against real tgtd, seen from libiscsi', () => {
     for (const controlPort of [20, 21]) {
       const tgtd = await startTgtd(controlPort);
       const name = `export-test-${controlPort}`;
-      servers.push({ name, tgtd, driver: createTgtDriver({ server: name, controlPort, runner: localRunner(), secrets: fileSecretResolver(secretsDir) }) });
+      const recordFile = path.join(dir, `record-${controlPort}.json`);
+      servers.push({ name, tgtd, driver: createTgtDriver({ server: name, controlPort, runner: localRunner(), secrets: fileSecretResolver(secretsDir), recordFile }) });
     }
   });
 
@@ -66,15 +61,15 @@ describe('tgt driver against real tgtd, seen from libiscsi', () => {
   });
 
   const portalOf = (tgtd: PrivateTgtd) => ({ address: tgtd.address, port: tgtd.port });
-  const lunOf = (server: (typeof servers)[number], lun: number) => ({ ...portalOf(server.tgtd), iqn: marshalTargetIqn(server.name), lun });
+  const lunOf = (server: (typeof servers)[number], lun: number) => ({ ...portalOf(server.tgtd), iqn: targetIqn, lun });
 
   it('exports on both servers; an allowed initiator with CHAP reads a read-only LUN with the marshal identity', async () => {
     for (const server of servers) {
       const result = await server.driver.ensureExport({ ...spec, portals: [portalOf(server.tgtd)] });
-      expect(result).toMatchObject({ server: server.name, iqn: marshalTargetIqn(server.name), created: true, serial: spec.identity.serial, wwid: spec.identity.wwid });
+      expect(result).toMatchObject({ server: server.name, layout: 'per-image', iqn: targetIqn, lun: 1, created: true, serial: spec.identity.serial, wwid: spec.identity.wwid });
       expect(result.changes.length).toBeGreaterThan(0);
 
-      expect(await discover(portalOf(server.tgtd), login)).toEqual([marshalTargetIqn(server.name)]);
+      expect(await discover(portalOf(server.tgtd), login)).toEqual([targetIqn]);
       const lun = lunOf(server, result.lun);
       expect(await readCapacity(lun, login)).toBe(sizeBytes);
       const id = await identify(lun, login);
@@ -122,28 +117,41 @@ describe('tgt driver against real tgtd, seen from libiscsi', () => {
     }
   });
 
-  it('lets any initiator in with generate-node-acls', async () => {
+  it('an open sbps export beside it opens only itself, on the shared target, at the LUN its digest asks for', async () => {
     const server = servers[1];
-    const other = { ...spec, identity: lunIdentity({ linkPath: `s3://boot-images/${randomUUID()}/rootfs`, linkEtag: 'abc' }), initiators: 'generate-node-acls' as const };
-    const result = await server.driver.ensureExport({ ...other, portals: [portalOf(server.tgtd)] });
-    expect(result.lun).toBe(2);
-    expect(await readCapacity(lunOf(server, result.lun), { initiator: stranger, chap: login.chap })).toBe(sizeBytes);
-    await server.driver.removeExport(other.identity);
+    const open = { ...spec, identity: printableNaaIdentity(), placement: { layout: 'sbps' as const }, initiators: 'generate-node-acls' as const, chap: undefined };
+    const before = (await showTargets(server.tgtd.controlPort)).find((t) => t.iqn === targetIqn);
+    const result = await server.driver.ensureExport({ ...open, portals: [portalOf(server.tgtd)] });
+    expect(result).toMatchObject({ layout: 'sbps', iqn: marshalTargetIqn(server.name), lun: preferredSbpsLun(open.identity) });
+    const outsider: Login = { initiator: stranger };
+    expect(await discover(portalOf(server.tgtd), outsider)).toEqual([marshalTargetIqn(server.name)]);
+    expect(await readCapacity({ ...portalOf(server.tgtd), iqn: marshalTargetIqn(server.name), lun: result.lun }, outsider)).toBe(sizeBytes);
+    await expect(readCapacity(lunOf(server, 1), { ...outsider, chap: login.chap })).rejects.toThrow(/Target not found/);
+    expect((await showTargets(server.tgtd.controlPort)).find((t) => t.iqn === targetIqn)).toEqual(before);
+    await server.driver.removeExport({ identity: open.identity });
+    expect((await showTargets(server.tgtd.controlPort)).find((t) => t.iqn === targetIqn)).toEqual(before);
+  });
+
+  it('refuses a second artifact on the per-image target of another', async () => {
+    const other = { ...spec, identity: printableNaaIdentity() };
+    await expect(servers[0].driver.ensureExport({ ...other, portals: [] })).rejects.toMatchObject({ type: 'InvalidInput', message: expect.stringMatching(/already exports another artifact/) });
   });
 
   it('refuses to export a file whose size is not the artifact size', async () => {
     const server = servers[0];
-    const partial = { ...spec, identity: lunIdentity({ linkPath: 's3://boot-images/x/rootfs', linkEtag: 'partial' }), sizeBytes: sizeBytes + 512 };
+    const partial = { ...spec, identity: lunIdentity({ linkPath: 's3://boot-images/x/rootfs', linkEtag: 'partial' }), placement: { layout: 'sbps' as const }, initiators: 'generate-node-acls' as const, chap: undefined, sizeBytes: sizeBytes + 512 };
     await expect(server.driver.ensureExport({ ...partial, portals: [] })).rejects.toMatchObject({ type: 'StagedFileCorrupt' });
   });
 
   it('removes the export, then the empty target; removing again is a no-op', async () => {
     for (const server of servers) {
-      const removed = await server.driver.removeExport(spec.identity);
+      const removed = await server.driver.removeExport({ identity: spec.identity });
       expect(removed.removed).toBe(true);
       expect(await server.driver.listExports()).toEqual([]);
       expect(await showTargets(server.tgtd.controlPort)).toEqual([]);
-      expect(await server.driver.removeExport(spec.identity)).toMatchObject({ removed: false, changes: [] });
+      const accounts = await execa('tgtadm', ['-C', String(server.tgtd.controlPort), '--lld', 'iscsi', '--op', 'show', '--mode', 'account']);
+      expect(parseAccounts(accounts.stdout)).toEqual([]);
+      expect(await server.driver.removeExport({ identity: spec.identity })).toMatchObject({ removed: false, changes: [] });
     }
   });
 });

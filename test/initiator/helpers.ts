@@ -19,7 +19,7 @@ import { createFileKeyStore } from '../../activities/keys/fileKeyStore';
 import { createLuksActivities } from '../../activities/luks/activities';
 import { createS3ImportActivities } from '../../activities/s3/activities';
 import { createTgtDriver } from '../../activities/tgt/driver';
-import { lunIdentity, marshalTargetIqn } from '../../lib/lunIdentity';
+import { lunIdentity } from '../../lib/lunIdentity';
 import { parseS3Url } from '../../lib/manifest';
 import { s3 } from '../helpers/images';
 import { withTestWorker } from '../helpers/testWorker';
@@ -50,12 +50,15 @@ export async function createTestBed() {
   const exports: { driver: ReturnType<typeof createTgtDriver>; link: { linkPath: string; linkEtag: string } }[] = [];
   const drivers = new Map<string, ReturnType<typeof createTgtDriver>>();
 
-  /** This run's own server name on one of the dev stack's tgtd (its target is `iqn.2023-06.csm.iscsi:<name>`). */
+  /** This run's own server name on one of the dev stack's tgtd; each artifact gets a per-image target there. */
   const server = (index: 0 | 1, suffix = '') => {
     const stack = devStack.iscsiServers[index];
     const name = `vt${run}-${stack.name}${suffix}`;
-    if (!drivers.has(name)) drivers.set(name, createTgtDriver({ server: name, controlPort: stack.controlPort, runner: localRunner(), secrets: fileSecretResolver(secretsDir) }));
-    return { name, driver: drivers.get(name)!, target: { iqn: marshalTargetIqn(name), address: stack.address, port: stack.port } };
+    const recordFile = path.join(dir, 'records', `${name}.json`);
+    if (!drivers.has(name)) drivers.set(name, createTgtDriver({ server: name, controlPort: stack.controlPort, runner: localRunner(), secrets: fileSecretResolver(secretsDir), recordFile }));
+    // Reports name a server by its target's last ':' part: keep the server's name there.
+    const target = (artifact: Artifact) => ({ iqn: `iqn.2026-11.test.validate.${lunIdentity({ linkPath: artifact.path, linkEtag: artifact.etag }).backstoreName}:${name}`, address: stack.address, port: stack.port });
+    return { name, driver: drivers.get(name)!, target };
   };
 
   const bed = {
@@ -81,15 +84,17 @@ export async function createTestBed() {
       const results: ExportResult[] = [];
       for (const { driver, target } of servers) {
         const link = { linkPath: artifact.path, linkEtag: artifact.etag };
+        const { iqn, address, port } = target(artifact);
         exports.push({ driver, link });
         results.push(
           await driver.ensureExport({
             identity: lunIdentity(link),
+            placement: { layout: 'per-image', targetIqn: iqn },
             backingFile,
             sizeBytes,
             initiators: options.nodes.map(nodeIqn),
             chap: options.withoutChap ? undefined : { userRef: 'chap/user', secretRef: 'chap/password' },
-            portals: [{ address: target.address, port: target.port }],
+            portals: [{ address, port }],
           }),
         );
       }
@@ -126,7 +131,7 @@ export async function createTestBed() {
     },
 
     async cleanUp() {
-      for (const { driver, link } of exports.reverse()) await driver.removeExport(lunIdentity(link)).catch(() => undefined);
+      for (const { driver, link } of exports.reverse()) await driver.removeExport({ identity: lunIdentity(link) }).catch(() => undefined);
       for (const { controlPort } of devStack.iscsiServers) {
         await execa('tgtadm', ['-C', String(controlPort), '--op', 'delete', '--mode', 'account', '--user', chap.user], { reject: false });
       }

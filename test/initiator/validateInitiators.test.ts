@@ -26,7 +26,7 @@ afterAll(() => bed?.cleanUp());
 const spec = (artifact: Artifact, extra: Record<string, unknown> = {}, targets = servers) => ({
   nodes: 'nid[001-003]',
   rootfs: { path: artifact.path, etag: artifact.etag },
-  iscsi: { targets: targets.map((s) => s.target) },
+  iscsi: { targets: targets.map((s) => s.target(artifact)) },
   initiator: { driver: 'libiscsi', iqnPattern },
   chap: { userRef: 'chap/user', secretRef: 'chap/password' },
   ...extra,
@@ -86,7 +86,7 @@ describe('validateInitiators (libiscsi, two tgtd servers)', () => {
     const { failure, status } = await validate(spec(plain, { nodes: 'nid[001-002],nid099' }));
     expect(failure!.type).toBe('ValidationFailed');
     expect(failure!.nonRetryable).toBe(true);
-    expect(failure!.message).toMatch(/^1 of 3 nodes failed validation: nid099 on vt\w+-iscsi\d: discovery: 127\.0\.0\.\d:3260 does not list iqn\.2023-06\.csm\.iscsi:vt/);
+    expect(failure!.message).toMatch(/^1 of 3 nodes failed validation: nid099 on vt\w+-iscsi\d: discovery: 127\.0\.0\.\d:3260 does not list iqn\.2026-11\.test\.validate\.[0-9a-f]{15}:vt/);
     const summary = summaryOf(failure!);
     expect(summary).toMatchObject({ nodes: 3, passed: 2, failed: 1 });
     const report = await bed.getJson(summary.report);
@@ -123,7 +123,7 @@ describe('validateInitiators (libiscsi, two tgtd servers)', () => {
     const onlyHere = [bed.server(0, 'x'), bed.server(1, 'x')];
     const artifact = await bed.upload(bed.sample.rootfs);
     const [, removed] = await bed.exportOn(onlyHere, artifact, { nodes: allowed });
-    await onlyHere[1].driver.removeExport(lunIdentity({ linkPath: artifact.path, linkEtag: artifact.etag }));
+    await onlyHere[1].driver.removeExport({ identity: lunIdentity({ linkPath: artifact.path, linkEtag: artifact.etag }) });
     expect(removed.created).toBe(true);
     const { failure } = await validate(spec(artifact, { nodes: 'nid00[1-2]' }, onlyHere));
     const summary = summaryOf(failure!);
@@ -160,7 +160,7 @@ describe('validateInitiators (libiscsi, two tgtd servers)', () => {
     expect(bad.failure!.message).toContain(`luks-header: LUKS1 header UUID ${container.uuid}, expected ${wrongUuid}`);
 
     const otherKey = await bed.keyStore.createKey();
-    const wrongKey = await validate(spec(artifact, { nodes: 'nid001', iscsi: { targets: servers.map((s) => s.target), luksKeyRef: otherKey.keyId } }));
+    const wrongKey = await validate(spec(artifact, { nodes: 'nid001', iscsi: { targets: servers.map((s) => s.target(artifact)), luksKeyRef: otherKey.keyId } }));
     expect(wrongKey.failure!.message).toContain(`luks-key: key ${otherKey.keyId} opens no key slot of the header read from the LUN`);
   });
 
@@ -168,7 +168,7 @@ describe('validateInitiators (libiscsi, two tgtd servers)', () => {
     const container = await bed.luksContainer(2);
     const artifact = await bed.upload(container.file);
     await bed.exportOn(servers, artifact, { nodes: allowed });
-    const { summary } = await validate(spec(artifact, { nodes: 'nid001', luks: { uuid: container.uuid }, iscsi: { targets: servers.map((s) => s.target), luksKeyRef: container.keyId } }));
+    const { summary } = await validate(spec(artifact, { nodes: 'nid001', luks: { uuid: container.uuid }, iscsi: { targets: servers.map((s) => s.target(artifact)), luksKeyRef: container.keyId } }));
     expect(summary).toMatchObject({ passed: 1, failed: 0 });
     expect(summary!.skipped).toContainEqual({ check: 'decrypt-sample', reason: expect.stringMatching(/LUKS1 only/) });
     const part = await bed.getJson((await bed.getJson(summary!.report)).parts[0]);
@@ -193,7 +193,7 @@ describe('validateInitiators (libiscsi, two tgtd servers)', () => {
     const none = await validate(spec(plain, { iscsi: {} }));
     expect(none.failure!.type).toBe('InvalidInput');
     expect(none.failure!.message).toMatch(/iscsi\.targets: give iscsi\.targets/);
-    const wrong = await validate(spec(plain, { iscsi: { targets: servers.map((s) => s.target), lunWwid: '36001405aaaaaaaaaaaaaaaaaaaaaaaaa' } }));
+    const wrong = await validate(spec(plain, { iscsi: { targets: servers.map((s) => s.target(plain)), lunWwid: '36001405aaaaaaaaaaaaaaaaaaaaaaaaa' } }));
     expect(wrong.failure!.type).toBe('InvalidInput');
     expect(wrong.failure!.message).toMatch(/is not the WWID 36001405/);
   });
