@@ -9,28 +9,39 @@ import { createLioDriver, saveconfigPaths } from '../lio/driver';
 import { createTgtDriver } from '../tgt/driver';
 import { localRunner, sshRunner, type CommandRunner } from './commandRunner';
 import type { ExportResult, ExportedLun, RemoveResult, TargetDriver } from './driver';
-import { ArtifactLinkInput, ExportInput, StageInput, type Initiators } from './inputs';
+import { ArtifactLinkInput, DropStagedInput, ExportInput, StageInput, type Initiators } from './inputs';
 import { fileSecretResolver } from './secrets';
-import { stageArtifact, type StageResult } from './staging';
+import { stageArtifact, stagedPath, type StageResult } from './staging';
+import { dropCachedFiles, type DropResult } from './stagingCache';
 import { activityProgress } from '../support/progress';
 import { parseInput } from '../../lib/parseInput';
 
 export interface ExportAgentSettings {
   server: string;
   driver: TargetDriver;
+  /** Where the staging cache is: the same runner as the driver's (local, or SSH to the server). */
+  runner: CommandRunner;
   s3: S3Client;
   cacheDir: string;
+  /** ISCSI_CACHE_MAX_BYTES: the cache's bound; unbounded when absent. */
+  cacheMaxBytes?: number;
 }
 
-export function createExportActivities({ server, driver, s3, cacheDir }: ExportAgentSettings) {
+export function createExportActivities({ server, driver, runner, s3, cacheDir, cacheMaxBytes }: ExportAgentSettings) {
+  const exportedFiles = async () => (await driver.listExports()).flatMap((lun) => (lun.backingFile ? [lun.backingFile] : []));
   return {
     async stageArtifact(raw: StageInput): Promise<StageResult & { server: string }> {
       const request = parseInput(StageInput, raw);
-      const result = await stageArtifact(
-        { s3, cacheDir, ...activityProgress() },
-        request,
-      );
+      const cacheBound = cacheMaxBytes === undefined ? undefined : { maxBytes: cacheMaxBytes, exportedFiles };
+      const result = await stageArtifact({ s3, runner, cacheDir, cacheBound, ...activityProgress() }, request);
       return { server, ...result };
+    },
+
+    /** Removes these artifacts' cached copies (and their partial downloads), keeping any an export still uses. */
+    async dropStagedArtifacts(raw: z.input<typeof DropStagedInput>): Promise<DropResult & { server: string }> {
+      const input = parseInput(DropStagedInput, raw);
+      const files = input.links.map((link) => stagedPath(cacheDir, link));
+      return { server, ...(await dropCachedFiles(runner, { dir: cacheDir, files, inUse: await exportedFiles(), dryRun: input.dryRun })) };
     },
 
     async ensureExport(raw: ExportInput): Promise<ExportResult> {
@@ -52,7 +63,7 @@ export type ExportActivities = ReturnType<typeof createExportActivities>;
 
 /** The driver for this server from the environment: ISCSI_DRIVER=tgt|lio and its settings (README.md). */
 export function targetDriverFromEnv(server: string, env: NodeJS.ProcessEnv = process.env): TargetDriver {
-  const runner: CommandRunner = env.ISCSI_SSH_DESTINATION ? sshRunner(env.ISCSI_SSH_DESTINATION) : localRunner();
+  const runner = commandRunnerFromEnv(env);
   const secrets = fileSecretResolver(env.ISCSI_SECRETS_DIR ?? '/etc/boot-image-agent/secrets');
   const kind = env.ISCSI_DRIVER ?? 'tgt';
   if (kind === 'lio') return createLioDriver({ server, runner, secrets, saveconfigPath: env.LIO_SAVECONFIG ?? saveconfigPaths.redhatSuse });
@@ -61,6 +72,10 @@ export function targetDriverFromEnv(server: string, env: NodeJS.ProcessEnv = pro
   if (!Number.isInteger(controlPort) || controlPort < 0) throw new Error(`TGT_CONTROL_PORT is not a port index: ${env.TGT_CONTROL_PORT}`);
   return createTgtDriver({ server, controlPort, runner, secrets });
 }
+
+/** ISCSI_SSH_DESTINATION set: the server's tools and its staging cache are reached over SSH. */
+export const commandRunnerFromEnv = (env: NodeJS.ProcessEnv = process.env): CommandRunner =>
+  env.ISCSI_SSH_DESTINATION ? sshRunner(env.ISCSI_SSH_DESTINATION) : localRunner();
 
 function initiatorIqns(initiators: Initiators): string[] | 'generate-node-acls' {
   if (typeof initiators === 'string' || Array.isArray(initiators)) return initiators;

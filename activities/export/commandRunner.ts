@@ -2,12 +2,19 @@
 // server itself, or over SSH for sites that refuse agents (README.md). Arguments are argv arrays, never a
 // shell string; values listed in `secrets` are scrubbed from every error this module raises.
 import { execa } from 'execa';
+import type { Readable } from 'node:stream';
 
 export interface RunOptions {
   /** Written to the command's stdin (how CHAP passwords reach targetcli without entering argv). */
   input?: string;
+  /** Streamed to the command's stdin instead (a staged artifact's bytes). */
+  stdin?: Readable;
   /** Values to scrub from error messages and output quoted in errors. */
   secrets?: string[];
+  /** Stderr as it arrives (progress lines of long commands). */
+  onStderr?: (text: string) => void;
+  /** Kills the command (and over SSH, the session) when aborted. */
+  signal?: AbortSignal;
 }
 
 export interface CommandRunner {
@@ -32,7 +39,9 @@ export const redact = (text: string, secrets: string[] = []): string =>
   secrets.filter((secret) => secret.length > 0).reduce((out, secret) => out.replaceAll(secret, '***'), text);
 
 async function runRedacted(where: string, file: string, args: string[], shown: string[], options: RunOptions): Promise<{ stdout: string }> {
-  const result = await execa(file, args, { input: options.input ?? '', reject: false, stripFinalNewline: false });
+  const running = execa(file, args, { input: options.stdin ?? options.input ?? '', reject: false, stripFinalNewline: false, cancelSignal: options.signal });
+  if (options.onStderr) running.stderr.on('data', (chunk: Buffer) => options.onStderr!(chunk.toString()));
+  const result = await running;
   if (result.exitCode === 0 && !result.failed) return { stdout: result.stdout };
   const stderr = result.stderr || result.stdout || result.shortMessage || '';
   throw new CommandFailed(shown.map((arg) => redact(arg, options.secrets)), result.exitCode, redact(stderr, options.secrets), where);

@@ -29,3 +29,5 @@ export const ExportInput = ArtifactLinkInput.extend({
   portals: z.array(z.object({ address: z.string().min(1), port: z.number().int().min(1).max(65535) })),
 });
 export type ExportInput = z.infer<typeof ExportInput>;
+
+export const DropStagedInput = z.object({ links: z.array(ArtifactLinkInput).min(1), dryRun: z.boolean().default(false) });
