@@ -10,6 +10,7 @@ import { stageArtifact, stagedPath, type Progress } from '../../activities/expor
 import { fileSecretResolver } from '../../activities/export/secrets';
 import { redact, localRunner } from '../../activities/export/commandRunner';
 import { dropCachedFiles } from '../../activities/export/stagingCache';
+import { byteCount } from '../../activities/iscsiServer';
 
 // Against the dev stack's real S3 server, through the local command runner (test/export/sshStaging.test.ts
 // runs the same code over SSH).
@@ -141,6 +142,16 @@ describe('stageArtifact', () => {
       expect(await cached()).toEqual([path.basename(fileOf('a'))]);
       expect(await dropCachedFiles(runner, { dir: path.join(root, 'never-made'), files: [fileOf('a')], inUse: [], dryRun: false })).toEqual({ dropped: [], kept: [] });
     });
+  });
+});
+
+describe('ISCSI_CACHE_MAX_BYTES', () => {
+  it('takes bytes or binary units, and refuses anything else', () => {
+    expect(byteCount('X', undefined)).toBeUndefined();
+    expect(byteCount('X', '500000000')).toBe(500_000_000);
+    expect(byteCount('X', '200G')).toBe(200 * 2 ** 30);
+    expect(byteCount('X', '3GiB')).toBe(3 * 2 ** 30);
+    expect(() => byteCount('ISCSI_CACHE_MAX_BYTES', '1.5T')).toThrow(/ISCSI_CACHE_MAX_BYTES is not a size/);
   });
 });
 
