@@ -37,11 +37,17 @@ export function createExportActivities({ server, driver, runner, s3, cacheDir, c
       return { server, ...result };
     },
 
-    /** Removes these artifacts' cached copies (and their partial downloads), keeping any an export still uses. */
+    /**
+     * Removes these artifacts' cached copies (and their partial downloads), keeping any an export still
+     * uses. A dry run answers as if these artifacts' own exports were removed first, as retireImage does.
+     */
     async dropStagedArtifacts(raw: z.input<typeof DropStagedInput>): Promise<DropResult & { server: string }> {
       const input = parseInput(DropStagedInput, raw);
       const files = input.links.map((link) => stagedPath(cacheDir, link));
-      return { server, ...(await dropCachedFiles(runner, { dir: cacheDir, files, inUse: await exportedFiles(), dryRun: input.dryRun })) };
+      const serials = new Set(input.links.map((link) => lunIdentity(link).serial));
+      const luns = (await driver.listExports()).filter((lun) => !(input.dryRun && serials.has(lun.serial)));
+      const inUse = luns.flatMap((lun) => (lun.backingFile ? [lun.backingFile] : []));
+      return { server, ...(await dropCachedFiles(runner, { dir: cacheDir, files, inUse, dryRun: input.dryRun })) };
     },
 
     async ensureExport(raw: ExportInput): Promise<ExportResult> {
