@@ -6,10 +6,20 @@ export async function sizeOnServer(runner: CommandRunner, file: string): Promise
   try {
     return Number((await runner.run(['stat', '--format=%s', file])).stdout.trim());
   } catch (error) {
-    if (error instanceof CommandFailed && /No such file/.test(error.stderr)) return null;
+    // `test` answers by exit code whatever the locale the SSH session forwarded (stat's message is translated).
+    if (error instanceof CommandFailed && !(await exists(runner, file))) return null;
     throw error;
   }
 }
+
+const exists = (runner: CommandRunner, file: string): Promise<boolean> =>
+  runner.run(['test', '-e', file]).then(
+    () => true,
+    (error: unknown) => {
+      if (error instanceof CommandFailed && error.exitCode === 1) return false;
+      throw error;
+    },
+  );
 
 /**
  * LIO and tgtd both fix a LUN's size when it is created: never export a missing or partial file.
