@@ -81,7 +81,7 @@ export async function stageArtifact(settings: StagingSettings, request: StageReq
     await runner.run(['touch', '-c', '--', target]); // its last use, which eviction goes by
     return { ...result, downloaded: false, evicted: [] };
   }
-  if (cachedSize !== null) await removeFiles(runner, [target]);
+  if (cachedSize !== null) await removeFiles(runner, [target]); // failed verification: replaced, and not counted against the bound
 
   const evicted = await makeRoom(settings, object.size, request.linkPath);
   const temporary = partialPathOf(target, randomBytes(4).toString('hex'));
@@ -112,7 +112,7 @@ async function makeRoom(settings: StagingSettings, incomingBytes: number, what: 
   if (!room.fits) {
     throw permanentFailure(
       FailureType.StagingCacheFull,
-      `cannot stage ${what} (${incomingBytes} bytes) on ${settings.runner.where}: the cache bound is ${maxBytes} bytes and exports use ${room.usedBytes} bytes of it; retire images or raise ISCSI_CACHE_MAX_BYTES`,
+      `cannot stage ${what} (${incomingBytes} bytes) on ${settings.runner.where}: the cache bound is ${maxBytes} bytes and ${room.usedBytes} bytes of it cannot go (exported images, downloads in progress); retire images or raise ISCSI_CACHE_MAX_BYTES`,
       { evicted: room.evicted },
     );
   }
