@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { parseInput } from '../lib/parseInput';
 import { encryptionHostTaskQueue } from '../lib/taskQueues';
 import { StageInput } from './export/inputs';
+import { localRunner } from './export/commandRunner';
 import { stageArtifact } from './export/staging';
 import { createLuksActivities } from './luks/activities';
 import { createFileKeyStore } from './keys/fileKeyStore';
@@ -39,7 +40,7 @@ export function createEncryptionHostActivities(s3: S3Client, env: NodeJS.Process
 
     /** A verified local copy of the rootfs (cached by its identity), and where its container goes. */
     async stageForEncryption(raw: StageInput) {
-      const staged = await stageArtifact({ s3, cacheDir, ...activityProgress() }, parseInput(StageInput, raw, 'staging input'));
+      const staged = await stageArtifact({ s3, runner: localRunner(), cacheDir, ...activityProgress() }, parseInput(StageInput, raw, 'staging input'));
       await mkdir(outputDir, { recursive: true });
       return { ...staged, outputDir };
     },

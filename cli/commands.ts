@@ -3,6 +3,9 @@ import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporal
 import { defaultPayloadConverter } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
+import { issueLines } from '../lib/parseInput';
+import { RetireImageSpec } from '../lib/specs/retireSpec';
+import type { RetireImageResult } from '../workflows/retireImage';
 import type { WorkflowStatus } from '../workflows/support/status';
 import { connect, temporalEnv, workflowUiLink } from './connect';
 import { ExitCode, UsageError } from './exitCodes';
@@ -18,6 +21,7 @@ export interface CommandOptions {
   reject: boolean;
   workflowId?: string;
   imageIds?: string[];
+  servers?: string[];
   intervalMs: number;
 }
 
@@ -32,6 +36,8 @@ export const usage = `usage: imagectl <command> [options]   (--json on every com
   approve ID --reason TEXT [--reject]  approve (or reject) a pending boot-parameter rollout
   cancel ID                          cancel a workflow (it cleans up after itself)
   rollback CHANGE_ID [--wait]        restore BSS boot parameters from a change's snapshot
+  retire IMAGE --server S [--server S2 ...] [--dry-run] [--wait]
+                                     remove an image's exports and staged files (refused while BSS boots it)
   repair-manifests [--dry-run] [--image ID ...]  check and repair image manifests
 environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, IMAGE_TASK_QUEUE, TEMPORAL_UI_URL
 exit codes: 0 ok; 1 workflow failed or faults found; 2 usage or invalid spec; 3 unreachable`;
@@ -252,16 +258,40 @@ const cancel: Command = async (args, options) => {
   });
 };
 
+/** Starts the workflow; with --wait, waits and prints its outcome. */
+async function startMaybeWaiting(client: Client, options: CommandOptions, workflowType: string, input: unknown, workflowId: string, render: (result: unknown) => string): Promise<number> {
+  const handle = await startWorkflow(client, workflowType, input, workflowId);
+  if (!options.wait) {
+    print(options, { workflowId: handle.workflowId }, () => `started ${workflowType} ${handle.workflowId} (imagectl watch ${handle.workflowId})`);
+    return ExitCode.ok;
+  }
+  return awaitOutcome(handle, options, render);
+}
+
 const rollback: Command = async (args, options) => {
   const changeId = requireArg(args, 'CHANGE_ID');
-  return withClient(async (client) => {
-    const handle = await startWorkflow(client, 'rollbackBootParameters', { changeId }, options.workflowId ?? `rollback-${changeId}-${randomUUID().slice(0, 8)}`);
-    if (!options.wait) {
-      print(options, { workflowId: handle.workflowId }, () => `started rollback ${handle.workflowId} (imagectl watch ${handle.workflowId})`);
-      return ExitCode.ok;
-    }
-    return awaitOutcome(handle, options, (result) => JSON.stringify(result, null, 2));
-  });
+  return withClient((client) =>
+    startMaybeWaiting(client, options, 'rollbackBootParameters', { changeId }, options.workflowId ?? `rollback-${changeId}-${randomUUID().slice(0, 8)}`, (result) => JSON.stringify(result, null, 2)),
+  );
+};
+
+const retiredLines = (result: RetireImageResult): string =>
+  [
+    `${result.dryRun ? 'dry run: would retire' : 'retired'} image ${result.imageId}`,
+    ...result.servers.flatMap((server) => [
+      `  ${server.server}: ${server.exports.length ? server.exports.join('; ') : 'no export of the image'}`,
+      `    staged files ${result.dryRun ? 'to remove' : 'removed'}: ${server.cacheFiles.length ? server.cacheFiles.map((f) => `${f.path} (${bytes(f.sizeBytes)})`).join(', ') : 'none'}`,
+      ...(server.keptCacheFiles.length ? [`    kept (an export uses them): ${server.keptCacheFiles.join(', ')}`] : []),
+    ]),
+  ].join('\n');
+
+const retire: Command = async (args, options) => {
+  const imageId = requireArg(args, 'IMAGE id');
+  const parsed = RetireImageSpec.safeParse({ imageId, servers: (options.servers ?? []).map((name) => ({ name })), dryRun: options.dryRun });
+  if (!parsed.success) throw new UsageError(`${issueLines(parsed.error).join('; ')} (retire IMAGE --server NAME ...)`);
+  return withClient((client) =>
+    startMaybeWaiting(client, options, 'retireImage', parsed.data, options.workflowId ?? `retire-${imageId}-${randomUUID().slice(0, 8)}`, (result) => retiredLines(result as RetireImageResult)),
+  );
 };
 
 interface RepairResult {
@@ -315,5 +345,6 @@ export const commands: Record<string, Command> = {
   approve,
   cancel,
   rollback,
+  retire,
   'repair-manifests': repairManifests,
 };

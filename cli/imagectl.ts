@@ -18,6 +18,7 @@ const { values, positionals } = parseArgs({
     reject: { type: 'boolean', default: false },
     id: { type: 'string' },
     image: { type: 'string', multiple: true },
+    server: { type: 'string', multiple: true },
     interval: { type: 'string', default: '1' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -38,6 +39,7 @@ const options: CommandOptions = {
   reject: values.reject,
   workflowId: values.id,
   imageIds: values.image,
+  servers: values.server,
   intervalMs: Number(values.interval) * 1000,
 };
 

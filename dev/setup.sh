@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(tgt libiscsi-bin cryptsetup-bin squashfs-tools qemu-utils qemu-block-extra fakeroot python3-venv git chromium)
+DEBIAN_PACKAGES=(tgt libiscsi-bin cryptsetup-bin squashfs-tools qemu-utils qemu-block-extra fakeroot python3-venv git chromium openssh-server openssh-client)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

@@ -9,6 +9,10 @@ export const FailureType = {
   /** An etag in the manifest is missing, null or differs from S3: repairable. */
   ManifestEtagFault: 'ManifestEtagFault',
   StagedFileCorrupt: 'StagedFileCorrupt',
+  /** Staging would exceed the cache bound, and everything left in the cache is exported. */
+  StagingCacheFull: 'StagingCacheFull',
+  /** A node still boots the image (BSS points at it): it cannot be retired. */
+  ImageInUse: 'ImageInUse',
   CustomizationFailed: 'CustomizationFailed',
   CustomizationTimedOut: 'CustomizationTimedOut',
   /** A service answered 4xx (other than 401/408/429): retrying cannot help. */

@@ -10,3 +10,4 @@ export { updateBootParameters } from './updateBootParameters';
 export { rollbackBootParameters } from './rollbackBootParameters';
 export { validateInitiators } from './validateInitiators';
 export { validateInitiatorBatch } from './validateInitiatorBatch';
+export { retireImage } from './retireImage';

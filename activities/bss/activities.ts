@@ -5,6 +5,7 @@ import { Context } from '@temporalio/activity';
 import type { BootImage } from '../../lib/bootParams';
 import { FailureType, permanentFailure, transientFailure } from '../../lib/failures';
 import { Manifest, MediaType, rootfsArtifact, stripQuotes, structuralProblems } from '../../lib/manifest';
+import { entryReferencesImage, imageReferencePattern, type ImageMarks } from '../../lib/imageReferences';
 import { foldNodeset } from '../../lib/nodeset';
 import { callService } from '../csm/failures';
 import type { ObjectStore } from '../manifest/objectStore';
@@ -35,6 +36,12 @@ export interface BatchReport {
   changed: number;
   created: string;
   writes: number;
+}
+
+export interface NodesBooting {
+  count: number;
+  /** The first of them, sorted, for messages. */
+  first: string[];
 }
 
 export interface RestoreReport {
@@ -106,6 +113,14 @@ export function createBssActivities(deps: { bss: BssClient; snapshots: SnapshotS
         throw permanentFailure(FailureType.ManifestEtagFault, `${manifestPath}: the rootfs etag ${rootfs.link.etag} is not S3's ${head.etag} (repair the manifest first: repairManifests)`, { manifestPath });
       }
       return { imageId: input.imageId, manifestPath, kernel, initrd, rootfs: { path: rootfs.link.path, etag: head.etag } };
+    },
+
+    /** The nodes whose BSS entry still boots the image (kernel, initrd or params name it): all of BSS is read. */
+    async nodesBootingImage(input: ImageMarks & { show: number }): Promise<NodesBooting> {
+      const pattern = imageReferencePattern(input);
+      const entries = await callService('BSS', () => bss.all());
+      const nodes = [...new Set(entries.filter((entry) => entryReferencesImage(entry, pattern)).flatMap((entry) => entry.hosts ?? []))].sort();
+      return { count: nodes.length, first: nodes.slice(0, input.show) };
     },
 
     /** Every node's entry, stored once in S3 under the change id; a retry of the same run adopts it. */

@@ -44,6 +44,11 @@ export class BssClient {
     return entries;
   }
 
+  /** Every entry BSS has, with the hosts it is stored under. */
+  all(): Promise<(BssEntry & { hosts?: string[] })[]> {
+    return this.list();
+  }
+
   /** BSS answers 404 when none of the names has an entry. */
   private async list(names?: string[]): Promise<(BssEntry & { hosts?: string[] })[]> {
     const query = names ? `?name=${names.map(encodeURIComponent).join(',')}` : '';

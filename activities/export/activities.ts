@@ -12,9 +12,10 @@ import { createLioDriver, saveconfigPaths } from '../lio/driver';
 import { createTgtDriver } from '../tgt/driver';
 import { localRunner, sshRunner, type CommandRunner } from './commandRunner';
 import type { ExportResult, ExportedLun, OperationContext, RemoveResult, RestoreResult, TargetDriver } from './driver';
-import { ExportInput, RemoveInput, StageInput } from './inputs';
+import { DropStagedInput, ExportInput, RemoveInput, StageInput } from './inputs';
 import { fileSecretResolver } from './secrets';
-import { stageArtifact, type StageResult } from './staging';
+import { stageArtifact, stagedPath, type StageResult } from './staging';
+import { dropCachedFiles, type DropResult } from './stagingCache';
 import { activityProgress, currentContext } from '../support/progress';
 import { parseInput } from '../../lib/parseInput';
 import type { z } from 'zod';
@@ -22,8 +23,12 @@ import type { z } from 'zod';
 export interface ExportAgentSettings {
   server: string;
   driver: TargetDriver;
+  /** Where the staging cache is: the same runner as the driver's (local, or SSH to the server). */
+  runner: CommandRunner;
   s3: S3Client;
   cacheDir: string;
+  /** ISCSI_CACHE_MAX_BYTES: the cache's bound; unbounded when absent. */
+  cacheMaxBytes?: number;
 }
 
 /** Runs a target operation with the activity's cancellation, heartbeating `{ step }` every few seconds. */
@@ -39,12 +44,27 @@ async function targetOperation<T>(step: string, operation: (context: OperationCo
   }
 }
 
-export function createExportActivities({ server, driver, s3, cacheDir }: ExportAgentSettings) {
+export function createExportActivities({ server, driver, runner, s3, cacheDir, cacheMaxBytes }: ExportAgentSettings) {
+  const exportedFiles = async () => (await driver.listExports()).flatMap((lun) => (lun.backingFile ? [lun.backingFile] : []));
   return {
     async stageArtifact(raw: StageInput): Promise<StageResult & { server: string }> {
       const request = parseInput(StageInput, raw);
-      const result = await stageArtifact({ s3, cacheDir, ...activityProgress() }, request);
+      const cacheBound = cacheMaxBytes === undefined ? undefined : { maxBytes: cacheMaxBytes, exportedFiles };
+      const result = await stageArtifact({ s3, runner, cacheDir, cacheBound, ...activityProgress() }, request);
       return { server, ...result };
+    },
+
+    /**
+     * Removes these artifacts' cached copies (and their partial downloads), keeping any an export still
+     * uses. A dry run answers as if these artifacts' own exports were removed first, as retireImage does.
+     */
+    async dropStagedArtifacts(raw: z.input<typeof DropStagedInput>): Promise<DropResult & { server: string }> {
+      const input = parseInput(DropStagedInput, raw);
+      const files = input.links.map((link) => stagedPath(cacheDir, link));
+      const serials = new Set(input.links.map((link) => lunIdentity(link).serial));
+      const luns = (await driver.listExports()).filter((lun) => !(input.dryRun && serials.has(lun.serial)));
+      const inUse = luns.flatMap((lun) => (lun.backingFile ? [lun.backingFile] : []));
+      return { server, ...(await dropCachedFiles(runner, { dir: cacheDir, files, inUse, dryRun: input.dryRun })) };
     },
 
     async ensureExport(raw: ExportInput): Promise<ExportResult> {
@@ -72,7 +92,7 @@ export type ExportActivities = ReturnType<typeof createExportActivities>;
 
 /** The driver for this server from the environment: ISCSI_DRIVER=tgt|lio and its settings (README.md). */
 export function targetDriverFromEnv(server: string, env: NodeJS.ProcessEnv = process.env): TargetDriver {
-  const runner: CommandRunner = env.ISCSI_SSH_DESTINATION ? sshRunner(env.ISCSI_SSH_DESTINATION) : localRunner();
+  const runner = commandRunnerFromEnv(env);
   const secrets = fileSecretResolver(env.ISCSI_SECRETS_DIR ?? '/etc/boot-image-agent/secrets');
   const kind = env.ISCSI_DRIVER ?? 'tgt';
   if (kind === 'lio') return createLioDriver({ server, runner, secrets, saveconfigPath: env.LIO_SAVECONFIG ?? saveconfigPaths.redhatSuse });
@@ -82,6 +102,10 @@ export function targetDriverFromEnv(server: string, env: NodeJS.ProcessEnv = pro
   const recordFile = path.join(env.ISCSI_STATE_DIR ?? '/var/lib/boot-image-agent', 'tgt-exports.json');
   return createTgtDriver({ server, controlPort, runner, secrets, recordFile });
 }
+
+/** ISCSI_SSH_DESTINATION set: the server's tools and its staging cache are reached over SSH. */
+export const commandRunnerFromEnv = (env: NodeJS.ProcessEnv = process.env): CommandRunner =>
+  env.ISCSI_SSH_DESTINATION ? sshRunner(env.ISCSI_SSH_DESTINATION) : localRunner();
 
 function initiatorIqns(initiators: Initiators): string[] | 'generate-node-acls' {
   if (typeof initiators === 'string' || Array.isArray(initiators)) return initiators;

@@ -2,14 +2,19 @@
 // server itself, or over SSH for sites that refuse agents (README.md). Arguments are argv arrays, never a
 // shell string; values listed in `secrets` are scrubbed from every error this module raises.
 import { execa } from 'execa';
+import type { Readable } from 'node:stream';
 import { OperationAborted } from './serialize';
 
 export interface RunOptions {
   /** Written to the command's stdin (how CHAP passwords reach targetcli without entering argv). */
   input?: string;
+  /** Streamed to the command's stdin instead (a staged artifact's bytes). */
+  stdin?: Readable;
   /** Values to scrub from error messages and output quoted in errors. */
   secrets?: string[];
-  /** Aborting kills the command (an activity that timed out or was cancelled). */
+  /** Stderr as it arrives (progress lines of long commands). */
+  onStderr?: (text: string) => void;
+  /** Kills the command (and over SSH, the session) when aborted: an activity that timed out or was cancelled. */
   signal?: AbortSignal;
 }
 
@@ -35,7 +40,9 @@ export const redact = (text: string, secrets: string[] = []): string =>
   secrets.filter((secret) => secret.length > 0).reduce((out, secret) => out.replaceAll(secret, '***'), text);
 
 async function runRedacted(where: string, file: string, args: string[], shown: string[], options: RunOptions): Promise<{ stdout: string }> {
-  const result = await execa(file, args, { input: options.input ?? '', reject: false, stripFinalNewline: false, cancelSignal: options.signal });
+  const running = execa(file, args, { input: options.stdin ?? options.input ?? '', reject: false, stripFinalNewline: false, cancelSignal: options.signal });
+  if (options.onStderr) running.stderr.on('data', (chunk: Buffer) => options.onStderr!(chunk.toString()));
+  const result = await running;
   if (result.exitCode === 0 && !result.failed) return { stdout: result.stdout };
   if (result.isCanceled) throw new OperationAborted(options.signal?.reason);
   const stderr = result.stderr || result.stdout || result.shortMessage || '';

@@ -32,3 +32,5 @@ export const ExportInput = ArtifactLinkInput.extend({
   path: ['placement'],
 });
 export type ExportInput = z.input<typeof ExportInput>;
+
+export const DropStagedInput = z.object({ links: z.array(ArtifactLinkInput).min(1), dryRun: z.boolean().default(false) });

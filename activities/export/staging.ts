@@ -1,12 +1,12 @@
-// Copies an artifact from S3 into the iSCSI server's local cache, verified, before anything exports it.
+// Copies an artifact from S3 into the iSCSI server's cache, verified, before anything exports it.
 // One streaming read computes the whole-file MD5 and the S3 ETag (multipart: MD5 of the part MD5s, with
 // part boundaries taken from S3 itself); the file is written under a temporary name and renamed only when
 // both match the manifest, so a partial or corrupt file never carries the final name (LIO and tgtd fix a
-// LUN's size at creation).
+// LUN's size at creation). Every file operation goes through the command runner, so the cache is on the
+// server the target runs on, whether the agent runs there or reaches it over SSH; files are 0600 while
+// written and 0400 once verified, in a 0700 directory, whatever the umask on either side.
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,6 +15,9 @@ import { lunIdentity } from '../../lib/lunIdentity';
 import { parseS3Url, stripQuotes } from '../../lib/manifest';
 import { describeObjectLayout, type ObjectLayout } from '../s3/digestObject';
 import { createEtagDigest } from '../s3/etag';
+import type { CommandRunner } from './commandRunner';
+import { sizeOnServer } from './stagedFile';
+import { evictForRoom, partialPathOf, prepareCacheDir, removeFiles, type EvictedFile } from './stagingCache';
 
 export interface StageRequest {
   /** The manifest's entry for the artifact: where it is, and what it must hash to. */
@@ -30,6 +33,8 @@ export interface StageResult {
   etag: string;
   /** False when a verified copy was already in the cache. */
   downloaded: boolean;
+  /** Cached images removed to make room for this one (none of them exported). */
+  evicted: EvictedFile[];
 }
 
 export interface Progress {
@@ -39,8 +44,12 @@ export interface Progress {
 
 export interface StagingSettings {
   s3: S3Client;
+  /** Runs the file operations on the iSCSI server: locally, or over SSH. */
+  runner: CommandRunner;
   cacheDir: string;
-  /** Called as bytes arrive (the activity turns it into heartbeats). */
+  /** When set, the cache stays under `maxBytes` by evicting cached images that no export uses. */
+  cacheBound?: { maxBytes: number; exportedFiles: () => Promise<string[]> };
+  /** Called as bytes are downloaded or re-hashed (the activity turns it into heartbeats). */
   onProgress?: (progress: Progress) => void;
   signal?: AbortSignal;
 }
@@ -60,34 +69,60 @@ export async function stageArtifact(settings: StagingSettings, request: StageReq
       actual: object.etag,
     });
   }
+  const { runner } = settings;
   const target = stagedPath(settings.cacheDir, request);
   const expected = { md5: request.md5.toLowerCase(), etag: object.etag };
+  const result = { path: target, sizeBytes: object.size, md5: expected.md5, etag: object.etag };
 
-  const cached = await stat(target).catch(() => null);
-  if (cached?.size === object.size && (await md5OfFile(target)) === expected.md5) {
-    return { path: target, sizeBytes: object.size, md5: expected.md5, etag: object.etag, downloaded: false };
+  await prepareCacheDir(runner, settings.cacheDir);
+  const cachedSize = await sizeOnServer(runner, target);
+  if (cachedSize === object.size && (await md5OnServer(settings, target, object.size)) === expected.md5) {
+    await runner.run(['chmod', '0400', '--', target]);
+    await runner.run(['touch', '-c', '--', target]); // its last use, which eviction goes by
+    return { ...result, downloaded: false, evicted: [] };
   }
+  if (cachedSize !== null) await removeFiles(runner, [target]); // failed verification: replaced, and not counted against the bound
 
-  await mkdir(settings.cacheDir, { recursive: true });
-  const temporary = `${target}.partial-${randomBytes(4).toString('hex')}`;
+  const evicted = await makeRoom(settings, object.size, request.linkPath);
+  const temporary = partialPathOf(target, randomBytes(4).toString('hex'));
   try {
     const digests = await download(settings, { bucket, key, ...object }, temporary);
     if (digests.md5 !== expected.md5 || digests.etag !== expected.etag) {
       throw transientFailure(
         FailureType.StagedFileCorrupt,
-        `${request.linkPath} staged on this server hashes to md5 ${digests.md5} / etag ${digests.etag}; the manifest says md5 ${expected.md5} / etag ${expected.etag}`,
+        `${request.linkPath} staged on ${runner.where} hashes to md5 ${digests.md5} / etag ${digests.etag}; the manifest says md5 ${expected.md5} / etag ${expected.etag}`,
       );
     }
-    await chmod(temporary, 0o444);
-    await rename(temporary, target);
-    return { path: target, sizeBytes: object.size, md5: digests.md5, etag: digests.etag, downloaded: true };
+    const written = await sizeOnServer(runner, temporary);
+    if (written !== object.size) throw transientFailure(FailureType.StagedFileCorrupt, `${temporary} on ${runner.where} holds ${written ?? 'no'} bytes of ${object.size}`);
+    await runner.run(['chmod', '0400', '--', temporary]);
+    await runner.run(['mv', '-f', '--', temporary, target]);
+    return { ...result, downloaded: true, evicted };
   } finally {
-    await rm(temporary, { force: true });
+    // After the rename there is nothing left to remove; when the server is unreachable, eviction
+    // removes the partial file later, so this failure must not hide the one that matters.
+    await removeFiles(runner, [temporary]).catch(() => undefined);
   }
 }
 
+async function makeRoom(settings: StagingSettings, incomingBytes: number, what: string): Promise<EvictedFile[]> {
+  if (!settings.cacheBound) return [];
+  const { maxBytes, exportedFiles } = settings.cacheBound;
+  const room = await evictForRoom(settings.runner, { dir: settings.cacheDir, maxBytes, incomingBytes, inUse: await exportedFiles() });
+  if (!room.fits) {
+    throw permanentFailure(
+      FailureType.StagingCacheFull,
+      `cannot stage ${what} (${incomingBytes} bytes) on ${settings.runner.where}: the cache bound is ${maxBytes} bytes and ${room.usedBytes} bytes of it cannot go (exported images, downloads in progress); retire images or raise ISCSI_CACHE_MAX_BYTES`,
+      { evicted: room.evicted },
+    );
+  }
+  return room.evicted;
+}
+
+/** Streams the object into the file on the server through the runner, hashing it on the way. */
 async function download(settings: StagingSettings, object: { bucket: string; key: string } & ObjectLayout, file: string) {
   const response = await settings.s3.send(new GetObjectCommand({ Bucket: object.bucket, Key: object.key }), { abortSignal: settings.signal });
+  const body = response.Body as Readable;
   const digest = createEtagDigest(object);
   let bytesDone = 0;
   const hashing = new Transform({
@@ -98,13 +133,27 @@ async function download(settings: StagingSettings, object: { bucket: string; key
       callback(null, chunk);
     },
   });
-  await pipeline(response.Body as Readable, hashing, createWriteStream(file, { mode: 0o600 }), { signal: settings.signal });
+  const writing = settings.runner
+    .run(['sh', '-c', 'umask 077 && exec cat > "$1"', 'sh', file], { stdin: hashing, signal: settings.signal })
+    .catch((error: unknown) => {
+      body.destroy(); // nothing reads the body any more: end the download too
+      throw error;
+    });
+  const [read, written] = await Promise.allSettled([pipeline(body, hashing, { signal: settings.signal }), writing]);
+  if (read.status === 'rejected') throw read.reason;
+  if (written.status === 'rejected') throw written.reason;
   if (bytesDone !== object.size) throw transientFailure(FailureType.StagedFileCorrupt, `s3://${object.bucket}/${object.key}: got ${bytesDone} of ${object.size} bytes`);
   return digest.digest();
 }
 
-async function md5OfFile(file: string): Promise<string> {
-  const hash = createHash('md5');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+/** md5sum on the server, reading through dd so that its progress reports become heartbeats. */
+async function md5OnServer(settings: StagingSettings, file: string, bytesTotal: number): Promise<string> {
+  const { stdout } = await settings.runner.run(['sh', '-c', 'LC_ALL=C dd if="$1" bs=4M status=progress | md5sum', 'sh', file], {
+    signal: settings.signal,
+    onStderr: (text) => {
+      const reported = [...text.matchAll(/(\d+) bytes/g)].at(-1);
+      if (reported) settings.onProgress?.({ bytesDone: Number(reported[1]), bytesTotal });
+    },
+  });
+  return stdout.slice(0, 32);
 }

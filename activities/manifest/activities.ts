@@ -89,6 +89,13 @@ export function createManifestActivities(store: ObjectStore) {
       return { manifest, link: { path: input.manifestPath, etag: head!.etag, type: 's3' } };
     },
 
+    /** The manifest as it is, without checking it against S3 (whose objects may be gone already). */
+    async loadManifest(input: { manifestPath: string }): Promise<Manifest> {
+      const { manifest, invalid } = await readManifest(input.manifestPath);
+      if (!manifest) throw permanentFailure(FailureType.ManifestInvalid, `${input.manifestPath}: ${invalid.join('; ')}`, { reasons: invalid });
+      return manifest;
+    },
+
     /** Rewrites the manifest at the same key with S3's etags (unless a dry run), and reports. */
     async repairManifest(input: { manifestPath: string; dryRun?: boolean }): Promise<ManifestReport> {
       const { manifest, invalid, etags, fixable, unfixable } = await inspect(input.manifestPath);

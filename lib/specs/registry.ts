@@ -8,6 +8,7 @@ import { ExportSpec } from './exportSpec';
 import { ImportSpec } from './importSpec';
 import { LifecycleSpec } from './lifecycleSpec';
 import { RepairManifestsSpec } from './repairSpec';
+import { RetireImageSpec } from './retireSpec';
 import { ValidateInitiatorsSpec } from './validateSpec';
 
 export const workflowInputSchemas: Record<string, z.ZodType> = {
@@ -20,6 +21,7 @@ export const workflowInputSchemas: Record<string, z.ZodType> = {
   updateBootParameters: UpdateBootParametersSpec,
   rollbackBootParameters: RollbackBootParametersSpec,
   validateInitiators: ValidateInitiatorsSpec,
+  retireImage: RetireImageSpec,
 };
 
 export const defaultWorkflowType = 'imageLifecycle';
