@@ -102,13 +102,19 @@ describe('exportImage (two tgtd servers, libiscsi initiators)', () => {
     return found;
   };
 
-  it('a server failing mid-export: the export made on the other server and the half-made one are removed; one that existed before stays', async () => {
-    const name = uniqueId('export-fails');
+  /** A new image, its rootfs link and the per-image target it gets (its name is already IQN-safe). */
+  const seedWithOwnTarget = async (prefix: string) => {
+    const name = uniqueId(prefix);
     const image = await seedImage(sample, { name });
     const rootfs = image.manifest.artifacts[0];
     const link = { linkPath: rootfs.link.path, linkEtag: rootfs.link.etag! };
     const iqn = `${defaultTargetPrefix}${name}`;
     exported.push({ ...link, targetIqn: iqn });
+    return { image, link, iqn };
+  };
+
+  it('a server failing mid-export: the export made on the other server and the half-made one are removed; one that existed before stays', async () => {
+    const { image, link, iqn } = await seedWithOwnTarget('export-fails');
     const [good, bad] = devStack.iscsiServers;
     const initiators = { nodes: 'nid[001-002]', iqnPattern: nodeIqn('{node}') };
     // tgtd cannot listen on an address this host does not have: the portal, the last step, fails.
@@ -129,12 +135,7 @@ describe('exportImage (two tgtd servers, libiscsi initiators)', () => {
   });
 
   it('a cancel mid-export stops the running export and removes what it made on every server', async () => {
-    const name = uniqueId('export-cancel');
-    const image = await seedImage(sample, { name });
-    const rootfs = image.manifest.artifacts[0];
-    const link = { linkPath: rootfs.link.path, linkEtag: rootfs.link.etag! };
-    const iqn = `${defaultTargetPrefix}${name}`;
-    exported.push({ ...link, targetIqn: iqn });
+    const { image, link, iqn } = await seedWithOwnTarget('export-cancel');
     // Thousands of ACLs are thousands of tgtadm calls: the export is still binding them when cancelled.
     const handle = await client.workflow.start(exportImage, {
       taskQueue: devStack.temporal.taskQueue,
