@@ -4,7 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(tgt libiscsi-bin cryptsetup-bin squashfs-tools qemu-utils qemu-block-extra fakeroot python3-venv git chromium openssh-server openssh-client)
+DEBIAN_PACKAGES=(tgt libiscsi-bin cryptsetup-bin squashfs-tools qemu-utils qemu-block-extra fakeroot python3-venv git chromium)
+# openssh: the agent's SSH mode and its test. The VM tier (test/vm): QEMU guests boot Debian's kernel on the host's own root filesystem, so every
+# tool a guest runs is installed here, on the host.
+DEBIAN_PACKAGES+=(qemu-system-x86 linux-image-amd64 busybox-static cpio targetcli-fb open-iscsi multipath-tools
+  dbus openssh-server openssh-client socat kmod udev iproute2)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -17,6 +21,13 @@ if ((${#missing[@]})); then
     exit 1
   fi
   echo "setup: installing Debian packages: ${missing[*]}"
+  # sshd, iscsid and multipathd start on install wherever they can; they run only inside the VM guests,
+  # never on this host: deny service starts during the install (Debian's policy-rc.d), as containers do.
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
