@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(tgt libiscsi-bin cryptsetup-bin squashfs-tools qemu-utils qemu-block-extra fakeroot python3-venv git chromium)
-# openssh: the agent's SSH mode and its test. The VM tier (test/vm): QEMU guests boot Debian's kernel on the host's own root filesystem, so every
-# tool a guest runs is installed here, on the host.
+# openssh: the agent's SSH mode and its test. The VM tier (test/vm): QEMU guests boot Debian's kernel on
+# the host's own root filesystem, so every tool a guest runs is installed here, on the host.
 DEBIAN_PACKAGES+=(qemu-system-x86 linux-image-amd64 busybox-static cpio targetcli-fb open-iscsi multipath-tools
   dbus openssh-server openssh-client socat kmod udev iproute2)
 
