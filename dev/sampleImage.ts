@@ -21,7 +21,8 @@ function pseudoRandomBytes(seed: string, size: number): Buffer {
   return out;
 }
 
-export async function makeSampleImage(dir: string, options: { payloadMiB?: number; label?: string } = {}): Promise<SampleImage> {
+/** `files`: more files of the image, by absolute path in it (a marker a test reads back from a node, say). */
+export async function makeSampleImage(dir: string, options: { payloadMiB?: number; label?: string; files?: Record<string, string> } = {}): Promise<SampleImage> {
   const label = options.label ?? 'sample';
   const root = path.join(dir, 'root');
   fs.rmSync(dir, { recursive: true, force: true });
@@ -29,6 +30,10 @@ export async function makeSampleImage(dir: string, options: { payloadMiB?: numbe
   fs.writeFileSync(path.join(root, 'etc/os-release'), `NAME="Sample Compute"\nID=sample\nVERSION_ID="${label}"\n`);
   fs.writeFileSync(path.join(root, 'etc/hostname'), 'compute\n');
   fs.writeFileSync(path.join(root, 'usr/lib/sample/payload.bin'), pseudoRandomBytes(label, (options.payloadMiB ?? 12) * 1024 * 1024));
+  for (const [file, content] of Object.entries(options.files ?? {})) {
+    fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+    fs.writeFileSync(path.join(root, file), content);
+  }
   const image: SampleImage = {
     rootfs: path.join(dir, 'rootfs.squashfs'),
     kernel: path.join(dir, 'vmlinuz'),

@@ -2,8 +2,11 @@
 // §3.2.6), portal addresses and secret references. Anything outside these forms (a space, a newline,
 // a shell metacharacter) is refused with the reason. Pure: workflows and zod schemas use it.
 
-/** `iqn.yyyy-mm.reversed.domain[:unique]`: lowercase letters, digits, '-', '.' and ':' only. */
-const iqnForm = /^iqn\.[0-9]{4}-(0[1-9]|1[0-2])\.[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[a-z0-9.:-]+)?$/;
+/**
+ * `iqn.yyyy-mm.reversed.domain[:unique]`: lowercase letters, digits, '-', '.' and ':' only, and a domain
+ * of two labels at least (LIO's rtslib refuses `iqn.2024-01.site:node` as "WWN not valid").
+ */
+const iqnForm = /^iqn\.[0-9]{4}-(0[1-9]|1[0-2])\.[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+(:[a-z0-9.:-]+)?$/;
 const euiForm = /^eui\.[0-9A-F]{16}$/;
 const naaForm = /^naa\.([0-9A-F]{16}|[0-9A-F]{32})$/;
 export const maxIscsiNameBytes = 223;

@@ -30,6 +30,7 @@ export function expectation(spec: ParsedValidateInitiatorsSpec, sizeBytes: numbe
     wwid: identity.wwid,
     sizeBytes,
     ...(luks ? { luks: { ...(luks.uuid ? { uuid: luks.uuid } : {}), ...(luks.plaintextSha256 ? { plaintextSha256: luks.plaintextSha256 } : {}) } } : {}),
+    ...(spec.content ? { content: spec.content } : {}),
   };
 }
 

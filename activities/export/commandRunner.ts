@@ -21,7 +21,8 @@ export interface RunOptions {
 export interface CommandRunner {
   /** Where commands run, for messages ("local" or the SSH destination). */
   readonly where: string;
-  run(argv: string[], options?: RunOptions): Promise<{ stdout: string }>;
+  /** stderr too: interactive targetcli reports a failed line there and still exits 0. */
+  run(argv: string[], options?: RunOptions): Promise<{ stdout: string; stderr?: string }>;
 }
 
 export class CommandFailed extends Error {
@@ -39,11 +40,11 @@ export class CommandFailed extends Error {
 export const redact = (text: string, secrets: string[] = []): string =>
   secrets.filter((secret) => secret.length > 0).reduce((out, secret) => out.replaceAll(secret, '***'), text);
 
-async function runRedacted(where: string, file: string, args: string[], shown: string[], options: RunOptions): Promise<{ stdout: string }> {
+async function runRedacted(where: string, file: string, args: string[], shown: string[], options: RunOptions): Promise<{ stdout: string; stderr: string }> {
   const running = execa(file, args, { input: options.stdin ?? options.input ?? '', reject: false, stripFinalNewline: false, cancelSignal: options.signal });
   if (options.onStderr) running.stderr.on('data', (chunk: Buffer) => options.onStderr!(chunk.toString()));
   const result = await running;
-  if (result.exitCode === 0 && !result.failed) return { stdout: result.stdout };
+  if (result.exitCode === 0 && !result.failed) return { stdout: result.stdout, stderr: result.stderr };
   if (result.isCanceled) throw new OperationAborted(options.signal?.reason);
   const stderr = result.stderr || result.stdout || result.shortMessage || '';
   throw new CommandFailed(shown.map((arg) => redact(arg, options.secrets)), result.exitCode, redact(stderr, options.secrets), where);

@@ -25,6 +25,11 @@ export interface Expectation {
     /** sha256 (hex) of the first 4 KiB of plaintext; without it a squashfs superblock is expected there. */
     plaintextSha256?: string;
   };
+  /**
+   * A file the image must hold (a marker the customize phase wrote): open-iscsi maps the LUN as a node
+   * would boot it (dm-crypt read-only, squashfs read-only), reads the file, and unmaps it all.
+   */
+  content?: { path: string; sha256: string };
 }
 
 export interface CheckOptions {

@@ -1,6 +1,7 @@
 // The input of checkInitiators: zod, the single source of its type and error messages. References only:
 // CHAP by secret names, the LUKS key by key id; the activity resolves them.
 import { z } from 'zod';
+import { ContentCheck } from '../../lib/specs/validateSpec';
 
 const Ref = z.string().min(1);
 
@@ -19,6 +20,7 @@ export const ExpectationInput = z.object({
   wwid: z.string().regex(/^3[0-9a-f]{16,32}$/),
   sizeBytes: z.number().int().positive(),
   luks: z.object({ uuid: z.string().min(1).optional(), plaintextSha256: z.string().regex(/^[0-9a-f]{64}$/).optional() }).optional(),
+  content: ContentCheck.optional(),
 });
 
 export const CheckOptionsInput = z.object({

@@ -127,6 +127,7 @@ export function createLibiscsiDriver(settings: { secretsDir: string }): Initiato
         ),
       );
       if (context.checks.multipath) verdict.skip('multipath', 'libiscsi has no multipath layer: each server is checked as its own path');
+      if (context.expected.content) verdict.skip('content', 'libiscsi mounts nothing: reading a file of the image needs open-iscsi on the node');
       return verdict.finish();
     },
   };

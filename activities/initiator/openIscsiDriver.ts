@@ -3,8 +3,9 @@
 // from this very target, so a session the check did not create is never logged out), the session's disks
 // found by serial and WWN, their size and read-only flag, the multipath map for the WWID, then
 // `cryptsetup isLuks`/`luksUUID` and `open --test-passphrase` with the key copied to /dev/shm and removed.
-// Nothing is mapped or mounted. The dev host has no kernel initiator: this runs in the VM tier and on
-// sites; its commands and parsing are unit-tested against recorded outputs.
+// Only when the spec names a file the image must hold is the LUN mapped and mounted as the node boots it
+// (dm-crypt read-only, squashfs read-only), the file read, and everything unmapped again. The dev host has
+// no kernel initiator: this runs in the VM tier and on sites; its parsing is tested on outputs recorded there.
 import { randomBytes } from 'node:crypto';
 import { CommandFailed, type CommandRunner } from '../export/commandRunner';
 import type { InitiatorDriver, NodeCheckContext, ServerTarget } from './driver';
@@ -40,14 +41,48 @@ async function setChap(run: CommandRunner, target: ServerTarget, chap: { user: s
   await run.run(['sh', '-c', script, 'sh', target.iqn, portalOf(target)], { input: `${chap.user}\n${chap.password}\n`, secrets: [chap.user, chap.password] });
 }
 
+/** Maps the LUKS device read-only as the node's initramfs does, runs `use` on the plaintext device, unmaps it. */
+async function withDecrypted(run: CommandRunner, device: string, keyFile: string, use: (plaintext: string) => Promise<void>) {
+  const name = `validate-${randomBytes(6).toString('hex')}`;
+  await run.run(['cryptsetup', 'open', '--readonly', '--key-file', keyFile, device, name]);
+  try {
+    await use(`/dev/mapper/${name}`);
+  } finally {
+    await run.run(['cryptsetup', 'close', name]);
+  }
+}
+
+/** Mounts the squashfs read-only where nothing else is, hashes the expected file, unmounts. */
+async function checkContent(run: CommandRunner, device: string, context: NodeCheckContext, verdict: VerdictRecorder) {
+  const { path, sha256 } = context.expected.content!;
+  const script = [
+    'dir=$(mktemp -d /run/validate-XXXXXX) || exit 3',
+    'mount -t squashfs -o ro "$1" "$dir" || { rmdir "$dir"; exit 4; }',
+    'sum=$(sha256sum < "$dir$2"); status=$?',
+    'umount "$dir" && rmdir "$dir"',
+    '[ $status -eq 0 ] || exit 5',
+    'echo "${sum%% *}"',
+  ].join('; ');
+  try {
+    const seen = (await run.run(['sh', '-c', script, 'sh', device, path])).stdout.trim();
+    verdict.expect('content', seen === sha256 ? undefined : `${path} in the image has sha256 ${seen}, expected ${sha256}`);
+  } catch (error) {
+    const reasons: Record<number, string> = { 4: `${device} does not mount as a squashfs`, 5: `the image has no readable ${path}` };
+    verdict.fail('content', (error instanceof CommandFailed && error.exitCode !== undefined && reasons[error.exitCode]) || messageOf(error));
+  }
+}
+
 export function createOpenIscsiDriver(settings: OpenIscsiDriverSettings): InitiatorDriver {
   async function loginOn(run: CommandRunner, target: ServerTarget, existing: Session[], context: NodeCheckContext, verdict: VerdictRecorder): Promise<'created' | 'existing' | 'failed'> {
     const { server } = target;
     const portal = portalOf(target);
     try {
       const listed = parseSendTargets((await run.run(['iscsiadm', '-m', 'discovery', '-t', 'sendtargets', '-p', portal])).stdout);
-      const found = listed.some((t) => t.iqn === target.iqn);
-      if (!verdict.expect('discovery', found ? undefined : `${portal} does not list ${target.iqn} (listed: ${[...new Set(listed.map((t) => t.iqn))].join(', ') || 'none'})`, server)) return 'failed';
+      const found = listed.filter((t) => t.iqn === target.iqn);
+      if (!verdict.expect('discovery', found.length ? undefined : `${portal} does not list ${target.iqn} (listed: ${[...new Set(listed.map((t) => t.iqn))].join(', ') || 'none'})`, server)) return 'failed';
+      // The target answers with the address it knows itself by; behind NAT or a port forward the node
+      // reaches it by another: log in where the spec says, through a node record of its own.
+      if (!found.some((t) => t.portal === portal)) await run.run(['iscsiadm', '-m', 'node', '-T', target.iqn, '-p', portal, '-o', 'new']);
     } catch (error) {
       verdict.fail('discovery', messageOf(error), server);
       return 'failed';
@@ -115,18 +150,23 @@ export function createOpenIscsiDriver(settings: OpenIscsiDriverSettings): Initia
     } catch (error) {
       return verdict.fail('luks-header', error instanceof CommandFailed && error.exitCode === 1 && error.argv[1] === 'isLuks' ? `${device} is not a LUKS device` : messageOf(error));
     }
-    if (context.checks.decryptSample) verdict.skip('decrypt-sample', 'open-iscsi checks the key with --test-passphrase and maps nothing on the node');
+    if (context.checks.decryptSample) verdict.skip('decrypt-sample', 'open-iscsi checks the key with --test-passphrase (and reads the `content` file, when given, through a read-only mapping)');
     if (!context.key) return verdict.skip('luks-key', 'no LUKS key reference in the input');
     const keyFile = `/dev/shm/validate-${randomBytes(8).toString('hex')}`;
     await context.key.withBytes(async (key) => {
       const text = key.toString('latin1');
       try {
-        await run.run(['sh', '-c', 'umask 077 && cat > "$1"', 'sh', keyFile], { input: text, secrets: [text] });
-        await run.run(['cryptsetup', 'open', '--test-passphrase', '--key-file', keyFile, device]);
-        verdict.pass('luks-key');
-      } catch (error) {
-        const noSlot = error instanceof CommandFailed && error.exitCode === 2;
-        verdict.fail('luks-key', noSlot ? `key ${context.key!.keyId} opens no key slot of ${device}` : messageOf(error));
+        try {
+          await run.run(['sh', '-c', 'umask 077 && cat > "$1"', 'sh', keyFile], { input: text, secrets: [text] });
+          await run.run(['cryptsetup', 'open', '--test-passphrase', '--key-file', keyFile, device]);
+          verdict.pass('luks-key');
+        } catch (error) {
+          const noSlot = error instanceof CommandFailed && error.exitCode === 2;
+          return verdict.fail('luks-key', noSlot ? `key ${context.key!.keyId} opens no key slot of ${device}` : messageOf(error));
+        }
+        if (context.expected.content) {
+          await withDecrypted(run, device, keyFile, (plain) => checkContent(run, plain, context, verdict)).catch((error) => verdict.fail('content', `dm-crypt: ${messageOf(error)}`));
+        }
       } finally {
         await run.run(['rm', '-f', keyFile]).catch((error) => verdict.fail('luks-key', `could not remove ${keyFile}: ${messageOf(error)}`));
       }
@@ -155,7 +195,9 @@ export function createOpenIscsiDriver(settings: OpenIscsiDriverSettings): Initia
     const disks = loggedIn.map((target) => checkDisk(target, sessionOf(target), devices, context, verdict)).filter((d): d is BlockDevice => d !== undefined);
     if (!disks.length) return;
     const device = context.checks.multipath ? await multipathDevice(run, disks, context, verdict) : `/dev/${disks[0].name}`;
-    if (context.expected.luks && device) await checkLuks(run, device, context, verdict);
+    if (!device) return;
+    if (context.expected.luks) await checkLuks(run, device, context, verdict);
+    else if (context.expected.content) await checkContent(run, device, context, verdict);
   }
 
   return {
@@ -179,6 +221,12 @@ export function createOpenIscsiDriver(settings: OpenIscsiDriverSettings): Initia
       } finally {
         for (const target of created) {
           await run.run(['iscsiadm', '-m', 'node', '-T', target.iqn, '-p', portalOf(target), '--logout']).catch((error) => verdict.fail('login', `logged in for the check but could not log out: ${messageOf(error)}`, target.server));
+        }
+        // Every path was the check's own: the multipath map it made goes too (it stays, queueing, without paths).
+        if (created.length === context.targets.length && context.checks.multipath) {
+          await run.run(['multipath', '-f', context.expected.wwid]).catch((error) => {
+            if (!/not a multipath device|no such|doesn't exist/i.test(messageOf(error))) verdict.fail('multipath', `could not remove the map the check made: ${messageOf(error)}`);
+          });
         }
       }
       return verdict.finish();

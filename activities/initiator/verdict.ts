@@ -14,6 +14,7 @@ export const checkNames = [
   'luks-header',
   'luks-key',
   'decrypt-sample',
+  'content',
 ] as const;
 export type CheckName = (typeof checkNames)[number];
 

@@ -3,7 +3,7 @@
 import { FailureType, permanentFailure } from '../../lib/failures';
 import { targetIqnOf } from '../../lib/exportLayout';
 import { marshalTargetIqn } from '../../lib/lunIdentity';
-import type { CommandRunner } from '../export/commandRunner';
+import { redact, type CommandRunner } from '../export/commandRunner';
 import type { ChapRefs, ExportResult, ExportSpec, ExportedLun, OperationContext, RemoveResult, RestoreResult, TargetDriver } from '../export/driver';
 import type { SecretResolver } from '../export/secrets';
 import { assertStagedSize } from '../export/stagedFile';
@@ -45,10 +45,11 @@ export function createLioDriver(settings: LioDriverSettings): TargetDriver {
    * (seconds each; thousands of ACLs), and passwords never in argv (ps, /proc, audit). Interactive
    * targetcli does not turn a failing line into an exit code, so callers verify from the saved file.
    */
-  async function run(commands: TargetcliCommand[], secrets: string[], context: OperationContext) {
-    if (!commands.length) return;
+  async function run(commands: TargetcliCommand[], secrets: string[], context: OperationContext): Promise<string> {
+    if (!commands.length) return '';
     const script = [...commands.map((c) => c.args.join(' ')), 'exit', ''].join('\n');
-    await runner.run([targetcli], { input: script, secrets, signal: context.signal });
+    const { stdout, stderr } = await runner.run([targetcli], { input: script, secrets, signal: context.signal });
+    return redact(`${stdout}\n${stderr ?? ''}`, secrets);
   }
 
   async function resolveChap(refs: ChapRefs): Promise<ResolvedChap> {
@@ -77,10 +78,12 @@ export function createLioDriver(settings: LioDriverSettings): TargetDriver {
     const plan = planExport(state, request);
     if (plan.createdLun) await assertStagedSize(runner, spec.backingFile, spec.sizeBytes);
     const secrets = chap ? [chap.password, ...(chap.mutual ? [chap.mutual.password] : [])] : [];
-    await run(plan.commands, secrets, context);
+    const said = await run(plan.commands, secrets, context);
     if (plan.commands.length) {
       const leftover = planExport(await readState(context), request);
-      if (leftover.commands.length) throw new Error(`LIO on ${server} does not show the export after targetcli ran: still to do ${leftover.changes.join('; ')}`);
+      if (leftover.commands.length) {
+        throw new Error(`LIO on ${server} does not show the export after targetcli ran: still to do ${leftover.changes.join('; ')}; targetcli said: ${lastLines(said)}`);
+      }
     }
     const { identity } = spec;
     return {
@@ -144,3 +147,12 @@ export function createLioDriver(settings: LioDriverSettings): TargetDriver {
       }, context.signal),
   };
 }
+
+/** The end of what targetcli printed, where its errors are (it prints one line per command it ran). */
+const lastLines = (output: string, count = 8): string =>
+  output
+    .split('\n')
+    .map((line) => line.replace(/\x1b\[[0-9;]*m/g, '').trim())
+    .filter(Boolean)
+    .slice(-count)
+    .join(' | ');

@@ -34,6 +34,11 @@ export const ValidationProgress = z
   .strict();
 export type ValidationProgress = z.output<typeof ValidationProgress>;
 
+/** A file the booted image must hold, and its sha256. */
+export const ContentCheck = z
+  .object({ path: z.string().regex(/^\/[A-Za-z0-9._/-]+$/, 'an absolute path in the image'), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in hex') })
+  .strict();
+
 export const ValidateInitiatorsSpec = z
   .object({
     nodes: NodeNames,
@@ -52,6 +57,8 @@ export const ValidateInitiatorsSpec = z
       .object({ uuid: z.string().min(1).optional(), keyId: Ref.optional(), plaintextSha256: z.string().regex(/^[0-9a-f]{64}$/).optional() })
       .strict()
       .optional(),
+    /** open-iscsi: a file the booted image must hold, read through dm-crypt and the squashfs as a node mounts them. */
+    content: ContentCheck.optional(),
     checks: z
       .object({ wrongChap: z.boolean().default(true), writeRefused: z.boolean().default(true), decryptSample: z.boolean().default(true), multipath: z.boolean().default(true) })
       .strict()

@@ -24,7 +24,7 @@ export interface SeededImage {
  * found them), and creates the IMS image linked to it.
  */
 export async function seedImage(
-  files: { rootfs: string; kernel?: string; initrd?: string },
+  files: { rootfs: string; rootfsLuks?: string; kernel?: string; initrd?: string },
   options: { name?: string; edit?: (manifest: Manifest) => unknown; link?: boolean } = {},
 ): Promise<SeededImage> {
   const prefix = randomUUID();

@@ -33,7 +33,7 @@ export interface GuestForward {
 }
 
 export interface GuestOptions {
-  /** Host name of the guest; also names its initiator (`iqn.2024-01.vm-tier:<name>`) unless given. */
+  /** Host name of the guest; also names its initiator (`iqn.2024-01.org.vm-tier:<name>`) unless given. */
   name: string;
   role: GuestRole;
   /** Persistent across reboots (mounted read-write at /vm-state in the guest). */
@@ -57,7 +57,7 @@ export interface Guest {
   /** Wall time of the latest boot, from QEMU's start to SSH answering. */
   readonly bootSeconds: number;
   /** Runs argv in the guest over SSH; rejects with CommandFailed (exit code, stderr) on failure. */
-  run(argv: string[], options?: RunOptions): Promise<{ stdout: string }>;
+  run(argv: string[], options?: RunOptions): Promise<{ stdout: string; stderr?: string }>;
   /** Clean power-off (the guest's init stops its services and unmounts its state), QEMU killed after 60 s. */
   stop(): Promise<void>;
   /** stop(), then a new boot on the same state directory. */
@@ -72,7 +72,7 @@ function tail(file: string, lines = 40): string {
 }
 
 function qemuArgv(options: GuestOptions, kernel: { version: string; image: string }, initramfs: string, consoleLog: string): string[] {
-  const initiator = options.initiatorName ?? `iqn.2024-01.vm-tier:${options.name}`;
+  const initiator = options.initiatorName ?? `iqn.2024-01.org.vm-tier:${options.name}`;
   const forwards = [
     `hostfwd=tcp:${options.ssh.address}:${options.ssh.port}-:22`,
     ...(options.hostForwards ?? []).map((f) => `hostfwd=tcp:${f.address}:${f.port}-:${f.guestPort}`),

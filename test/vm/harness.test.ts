@@ -81,7 +81,7 @@ describe('a LIO target in a guest', () => {
 });
 
 describe('a compute-node guest', () => {
-  const iqn = 'iqn.2024-01.vm-tier:harness-tgt';
+  const iqn = 'iqn.2024-01.org.vm-tier:harness-tgt';
   const identity = lunIdentity({ linkPath: 's3://boot-images/vm-harness/rootfs', linkEtag: '0123456789abcdef0123456789abcdef' });
   // Two host tgtd export the same file with the same identity: two paths to one WWID, as two iSCSI servers
   // exporting one image do. The guest reaches each through its own guestfwd address.

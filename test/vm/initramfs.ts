@@ -29,7 +29,15 @@ export async function moduleLoadOrder(kernelVersion: string, modules: string[]):
   return [...order].map(([file, params]) => ({ file, params }));
 }
 
-export async function buildInitramfs(kernelVersion: string): Promise<string> {
+/** Guests started together share one build. */
+const builds = new Map<string, Promise<string>>();
+
+export function buildInitramfs(kernelVersion: string): Promise<string> {
+  if (!builds.has(kernelVersion)) builds.set(kernelVersion, build(kernelVersion).finally(() => builds.delete(kernelVersion)));
+  return builds.get(kernelVersion)!;
+}
+
+async function build(kernelVersion: string): Promise<string> {
   const modules = await moduleLoadOrder(kernelVersion, bootModules);
   const digest = createHash('sha256').update(JSON.stringify(modules));
   for (const file of [initScript, busyboxBinary, ...modules.map((m) => m.file)]) digest.update(file).update(fs.readFileSync(file));
