@@ -31,6 +31,8 @@ export interface BootImage {
   kernel: string;
   initrd: string;
   rootfs: { path: string; etag: string };
+  /** The rootfs's LUKS container, when the image was encrypted: what an encrypted export serves. */
+  luks?: { path: string; etag: string };
 }
 
 export interface BootChange {

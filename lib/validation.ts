@@ -2,7 +2,9 @@
 // first failures and counts of many batches (and runs) add up. Pure: the workflows import it.
 import type { Expectation, NodeToCheck, ServerTarget } from '../activities/initiator/driver';
 import type { NodeVerdict } from '../activities/initiator/verdict';
+import type { BootImage } from './bootParams';
 import { FailureType, permanentFailure } from './failures';
+import type { IscsiBootSpec } from './specs/bootParamsSpec';
 import { lunIdentity } from './lunIdentity';
 import type { FailureLine, ParsedValidateInitiatorsSpec, ValidationProgress } from './specs/validateSpec';
 
@@ -16,6 +18,17 @@ export function serverTargets(targets: { iqn: string; address: string; port: num
     address: t.address,
     port: t.port,
   }));
+}
+
+/**
+ * The artifact the nodes' LUN carries: the LUKS container when the boot parameters name its WWID or a
+ * LUKS key (an encrypted export), else the squashfs rootfs.
+ */
+export function exportedArtifact(image: BootImage, iscsi: IscsiBootSpec | undefined): { path: string; etag: string } {
+  const wwidOf = (artifact: { path: string; etag: string }) => lunIdentity({ linkPath: artifact.path, linkEtag: artifact.etag }).wwid;
+  if (!image.luks) return image.rootfs;
+  if (iscsi?.lunWwid) return wwidOf(image.luks) === iscsi.lunWwid ? image.luks : image.rootfs;
+  return iscsi?.luksKeyRef ? image.luks : image.rootfs;
 }
 
 /** The serial and WWID derived from the artifact's link; a given lunWwid must agree with them. */

@@ -70,15 +70,17 @@ describe('imageLifecycle (dev stack)', () => {
   const start = (spec: Record<string, unknown>, workflowId = uniqueId('lifecycle')) =>
     client.workflow.start(imageLifecycle, { taskQueue: devStack.temporal.taskQueue, workflowId, args: [spec] });
 
-  it('imports, encrypts, exports on both servers, validates from two nodes and points the nodes at the LUKS LUN after an approval sent to the lifecycle', async () => {
+  it('imports, encrypts, exports on both servers, validates from two nodes and points the nodes at the LUKS LUN after an approval sent to the lifecycle, the canary validated against the LUKS container', async () => {
     const { nodeset, nodes, entries } = await seedNodes();
+    const initiator = { driver: 'libiscsi', iqnPattern: 'iqn.2026-11.test.lifecycle:{node}' };
     const handle = await start({
       name: uniqueId('compute'),
       import: importFiles(),
       encrypt: { sampleSectors: 16 },
-      export: { servers: devStack.iscsiServers.map((s) => ({ name: s.name })), initiators: { nodes: 'nid[001-002]', iqnPattern: 'iqn.2026-11.test.lifecycle:{node}' } },
-      validate: { nodes: 'nid[001-002]', initiator: { driver: 'libiscsi', iqnPattern: 'iqn.2026-11.test.lifecycle:{node}' } },
-      bootParameters: { nodes: nodeset, canarySize: 1, batchSize: 1, approval: { required: true } },
+      export: { servers: devStack.iscsiServers.map((s) => ({ name: s.name })), initiators: { nodes: `nid[001-002],${nodeset}`, iqnPattern: initiator.iqnPattern } },
+      validate: { nodes: 'nid[001-002]', initiator },
+      // The canary is checked by the real validateInitiators, which must get the LUKS container the LUN serves.
+      bootParameters: { nodes: nodeset, canarySize: 1, batchSize: 1, approval: { required: true }, validate: { options: { initiator } } },
     });
     await waitForStep(client, `${handle.workflowId}.boot-parameters`, 'awaiting approval', handle);
     const canaryOnly = await entries();
@@ -100,6 +102,7 @@ describe('imageLifecycle (dev stack)', () => {
     expect(exportPhase!.servers.map((s) => s.wwid)).toEqual([wwid, wwid]);
     expect(bootParameters!.approval).toMatchObject({ verdict: 'approved', who: 'test-operator' });
     expect(summary.phases.validate).toMatchObject({ nodes: 2, passed: 2, failed: 0 });
+    expect(bootParameters!.validation).toMatchObject({ nodes: 1, passed: 1, failed: 0 });
 
     const rootfs = imported!.artifacts.find((a) => a.type === 'application/vnd.cray.image.rootfs.squashfs')!;
     const kernel = imported!.artifacts.find((a) => a.type === 'application/vnd.cray.image.kernel')!;

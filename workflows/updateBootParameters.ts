@@ -26,6 +26,7 @@ import type { RolloutChange } from '../activities/bss/plan';
 import { inBatches, type BootImage } from '../lib/bootParams';
 import { FailureType, permanentFailure } from '../lib/failures';
 import { foldNodeset } from '../lib/nodeset';
+import { exportedArtifact } from '../lib/validation';
 import { ApprovalDecision, UpdateBootParametersSpec, type ParsedUpdateBootParametersSpec } from '../lib/specs/bootParamsSpec';
 import { central } from './support/activities';
 import { attempt, failureTypeOf } from './support/attempt';
@@ -150,7 +151,7 @@ async function manifestOfImage(imageId: string): Promise<string> {
 async function validateCanary(spec: ParsedUpdateBootParametersSpec, image: BootImage, nodes: string[]): Promise<unknown> {
   const { validate } = spec;
   return executeChild('validateInitiators', {
-    args: [{ ...validate!.options, nodes, imageId: image.imageId, manifestPath: image.manifestPath, rootfs: image.rootfs, iscsi: spec.iscsi }],
+    args: [{ ...validate!.options, nodes, imageId: image.imageId, manifestPath: image.manifestPath, rootfs: exportedArtifact(image, spec.iscsi), iscsi: spec.iscsi }],
     workflowId: `${workflowInfo().workflowId}-validate-canary`,
     workflowExecutionTimeout: `${validate!.timeoutMinutes}m`,
   });

@@ -112,7 +112,15 @@ export function createBssActivities(deps: { bss: BssClient; snapshots: SnapshotS
       if (head.etag !== stripQuotes(rootfs.link.etag)) {
         throw permanentFailure(FailureType.ManifestEtagFault, `${manifestPath}: the rootfs etag ${rootfs.link.etag} is not S3's ${head.etag} (repair the manifest first: repairManifests)`, { manifestPath });
       }
-      return { imageId: input.imageId, manifestPath, kernel, initrd, rootfs: { path: rootfs.link.path, etag: head.etag } };
+      const luks = manifest.artifacts.find((a) => a.type === MediaType.rootfsLuks && a.link.etag);
+      return {
+        imageId: input.imageId,
+        manifestPath,
+        kernel,
+        initrd,
+        rootfs: { path: rootfs.link.path, etag: head.etag },
+        ...(luks ? { luks: { path: luks.link.path, etag: stripQuotes(luks.link.etag!) } } : {}),
+      };
     },
 
     /** The nodes whose BSS entry still boots the image (kernel, initrd or params name it): all of BSS is read. */
