@@ -1,5 +1,6 @@
-// Parsers for what open-iscsi, lsblk and multipath print on a node. Pure, and unit-tested against recorded
-// outputs (test/initiator/openIscsi.test.ts): no kernel initiator runs on the dev host.
+// Parsers for what open-iscsi, lsblk and multipath print on a node. Pure, and unit-tested against outputs
+// written by hand (test/initiator/openIscsi.test.ts) and captured on VM-tier guests (openIscsiCaptured.test.ts):
+// no kernel initiator runs on the dev host.
 
 /** `InitiatorName=iqn...` from /etc/iscsi/initiatorname.iscsi. */
 export function parseInitiatorName(text: string): string | undefined {
