@@ -41,6 +41,21 @@ async function setChap(run: CommandRunner, target: ServerTarget, chap: { user: s
   await run.run(['sh', '-c', script, 'sh', target.iqn, portalOf(target)], { input: `${chap.user}\n${chap.password}\n`, secrets: [chap.user, chap.password] });
 }
 
+/**
+ * What iscsiadm's login exit codes mean for an operator. LIO answers a wrong CHAP secret and an initiator
+ * outside its ACL with the same "authorization failure" (captured in test/initiator/fixtures/captured/).
+ */
+function loginRefusal(error: unknown): string | undefined {
+  if (!(error instanceof CommandFailed)) return undefined;
+  const said = error.stderr.split('\n').find((line) => /initiator reported error|login failure/.test(line))?.replace(/^iscsiadm: /, '').trim();
+  const reasons: Record<number, string> = {
+    24: 'the target refused the login: wrong CHAP credentials, or this node is not in the target\'s ACL',
+    19: 'the target refused the login for good (no such target for this initiator, or not allowed)',
+  };
+  const reason = error.exitCode === undefined ? undefined : reasons[error.exitCode];
+  return reason && `${reason} (iscsiadm exit ${error.exitCode}${said ? `: ${said}` : ''})`;
+}
+
 /** Maps the LUKS device read-only as the node's initramfs does, runs `use` on the plaintext device, unmaps it. */
 async function withDecrypted(run: CommandRunner, device: string, keyFile: string, use: (plaintext: string) => Promise<void>) {
   const name = `validate-${randomBytes(6).toString('hex')}`;
@@ -100,7 +115,7 @@ export function createOpenIscsiDriver(settings: OpenIscsiDriverSettings): Initia
       verdict.pass('login', server);
       return 'created';
     } catch (error) {
-      verdict.fail('login', messageOf(error), server);
+      verdict.fail('login', loginRefusal(error) ?? messageOf(error), server);
       return 'failed';
     }
   }

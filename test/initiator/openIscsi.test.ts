@@ -146,6 +146,8 @@ describe('open-iscsi driver (commands sent to a recorded node)', () => {
       `rm -f ${keyFile}`,
       'iscsiadm -m node -T iqn.2023-06.csm.iscsi:ncn-w001 -p 10.1.0.5:3260 --logout',
       'iscsiadm -m node -T iqn.2023-06.csm.iscsi:ncn-w002 -p 10.1.0.6:3260 --logout',
+      // every path was the check's own: the map it made goes too
+      `multipath -f ${recorded.wwid}`,
     ]);
     // Secrets travel on stdin only, never in argv (which SSH and the node's process table show).
     expect(sent.join('\n')).not.toContain(chap.password);

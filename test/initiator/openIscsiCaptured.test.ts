@@ -122,15 +122,16 @@ async function check(image: typeof a | typeof b, cases: string[]) {
 describe('open-iscsi driver on captured login failures', () => {
   it('fails the login on both servers with iscsiadm\'s reason for a wrong CHAP secret, after a record for the forwarded portal', async () => {
     const { sent, failed } = await check(a, ['discovery.lio', 'discovery.tgt', 'login.lio-wrong-chap', 'login.tgt-wrong-chap']);
-    expect(failed).toEqual(['lio', 'tgt'].map((server) => ({ check: 'login', server, message: expect.stringMatching(/\(exit 24\): .*initiator reported error \(24 - iSCSI login failed due to authorization failure\)/) })));
+    const refusal = /^the target refused the login: wrong CHAP credentials, or this node is not in the target's ACL \(iscsiadm exit 24: initiator reported error \(24 - iSCSI login failed due to authorization failure\)\)$/;
+    expect(failed).toEqual(['lio', 'tgt'].map((server) => ({ check: 'login', server, message: expect.stringMatching(refusal) })));
     // Discovery answered 10.0.2.15 and 127.0.0.47, which the node cannot reach: it logs in where it was told.
     expect(sent).toEqual(expect.arrayContaining(Object.values(portals).map((portal) => `iscsiadm -m node -T ${a.targetIqn} -p ${portal} -o new`)));
   });
 
-  it('fails a node outside the ACL at the login on LIO, in words no different from a wrong secret, and at discovery on tgt', async () => {
+  it('fails a node outside the ACL at the login on LIO (LIO says what it says for a wrong secret: the verdict names both causes), and at discovery on tgt', async () => {
     const { failed } = await check(b, ['discovery.lio-outside-acl', 'discovery.tgt-outside-acl', 'login.lio-outside-acl']);
     expect(failed).toEqual([
-      { check: 'login', server: 'lio', message: expect.stringContaining('(24 - iSCSI login failed due to authorization failure)') },
+      { check: 'login', server: 'lio', message: expect.stringContaining("wrong CHAP credentials, or this node is not in the target's ACL") },
       { check: 'discovery', server: 'tgt', message: `${portals.tgt} does not list ${b.targetIqn} (listed: ${a.targetIqn})` },
     ]);
     const wrongChap = await check(a, ['discovery.lio', 'discovery.tgt', 'login.lio-wrong-chap', 'login.tgt-wrong-chap']);
