@@ -5,6 +5,8 @@ import { ApplicationFailure } from '@temporalio/common';
 export const FailureType = {
   InvalidInput: 'InvalidInput',
   ArtifactCorrupt: 'ArtifactCorrupt',
+  /** A multipart object whose part sizes the server does not tell and no whole-MiB part size explains. */
+  PartLayoutUnknown: 'PartLayoutUnknown',
   ManifestInvalid: 'ManifestInvalid',
   /** An etag in the manifest is missing, null or differs from S3: repairable. */
   ManifestEtagFault: 'ManifestEtagFault',

@@ -13,8 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { FailureType, permanentFailure, transientFailure } from '../../lib/failures';
 import { lunIdentity } from '../../lib/lunIdentity';
 import { parseS3Url, stripQuotes } from '../../lib/manifest';
-import { describeObjectLayout, type ObjectLayout } from '../s3/digestObject';
-import { createEtagDigest } from '../s3/etag';
+import { createObjectDigest, describeObjectLayout, partLayoutUnknown, type ObjectLayout } from '../s3/digestObject';
 import type { CommandRunner } from './commandRunner';
 import { sizeOnServer } from './stagedFile';
 import { evictForRoom, partialPathOf, prepareCacheDir, removeFiles, type EvictedFile } from './stagingCache';
@@ -87,6 +86,8 @@ export async function stageArtifact(settings: StagingSettings, request: StageReq
   const temporary = partialPathOf(target, randomBytes(4).toString('hex'));
   try {
     const digests = await download(settings, { bucket, key, ...object }, temporary);
+    // The right bytes (md5) whose ETag no candidate part layout reproduces: reading again would not help.
+    if (digests.md5 === expected.md5 && digests.etag !== expected.etag && object.derived) throw partLayoutUnknown({ ...object, bucket, key });
     if (digests.md5 !== expected.md5 || digests.etag !== expected.etag) {
       throw transientFailure(
         FailureType.StagedFileCorrupt,
@@ -123,7 +124,7 @@ async function makeRoom(settings: StagingSettings, incomingBytes: number, what: 
 async function download(settings: StagingSettings, object: { bucket: string; key: string } & ObjectLayout, file: string) {
   const response = await settings.s3.send(new GetObjectCommand({ Bucket: object.bucket, Key: object.key }), { abortSignal: settings.signal });
   const body = response.Body as Readable;
-  const digest = createEtagDigest(object);
+  const digest = createObjectDigest(object);
   let bytesDone = 0;
   const hashing = new Transform({
     transform(chunk: Buffer, _encoding, callback) {

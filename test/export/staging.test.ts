@@ -11,6 +11,7 @@ import { fileSecretResolver } from '../../activities/export/secrets';
 import { redact, localRunner } from '../../activities/export/commandRunner';
 import { dropCachedFiles } from '../../activities/export/stagingCache';
 import { byteCount } from '../../activities/iscsiServer';
+import { rgw16Client } from '../helpers/rgw16Client';
 
 // Against the dev stack's real S3 server, through the local command runner (test/export/sshStaging.test.ts
 // runs the same code over SSH).
@@ -86,6 +87,27 @@ describe('stageArtifact', () => {
     const result = await stageArtifact({ s3, runner, cacheDir }, { linkPath: `s3://${bucket}/${prefix}/multi`, linkEtag: multiEtag, md5: md5(whole) });
     expect(result).toMatchObject({ etag: multiEtag, md5: md5(whole), sizeBytes: whole.length, downloaded: true });
     await rm(result.path);
+  });
+
+  it('stages a multipart artifact from a server that tells no part layout (Ceph RGW 16) by deriving it; an uploader\'s odd layout is PartLayoutUnknown, not a corrupt download', async () => {
+    const rgw = rgw16Client().client;
+    const key = `${prefix}/rgw-8mib`;
+    const content = randomBytes(8 * 1024 * 1024 + 4096);
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+    const uploaded = [];
+    for (const [index, Body] of [content.subarray(0, 8 * 1024 * 1024), content.subarray(8 * 1024 * 1024)].entries()) {
+      uploaded.push({ PartNumber: index + 1, ETag: (await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: index + 1, Body }))).ETag });
+    }
+    const etag = (await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: uploaded } }))).ETag!.replaceAll('"', '');
+    const dir = path.join(root, 'rgw');
+    const staged = await stageArtifact({ s3: rgw, runner, cacheDir: dir }, { linkPath: `s3://${bucket}/${key}`, linkEtag: etag, md5: md5(content) });
+    expect(staged).toMatchObject({ etag, md5: md5(content), downloaded: true });
+    await rm(staged.path);
+    // 6 MiB then 5 MiB parts: no fixed whole-MiB part size cuts the object that way.
+    const odd = { linkPath: `s3://${bucket}/${prefix}/multi`, linkEtag: multiEtag, md5: md5(Buffer.concat(parts)) };
+    await expect(stageArtifact({ s3: rgw, runner, cacheDir: dir }, odd)).rejects.toMatchObject({ type: 'PartLayoutUnknown', nonRetryable: true });
+    expect(await readdir(dir)).toEqual([]);
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
   });
 
   it('an md5 mismatch is StagedFileCorrupt and leaves no file behind', async () => {

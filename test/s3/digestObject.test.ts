@@ -10,6 +10,8 @@ import { createS3Client } from '../../activities/s3/client';
 import { devStack } from '../../dev/config';
 import { uniqueId } from '../helpers/temporal';
 import { MiB, failureOf } from './support';
+import { rgw16Client } from '../helpers/rgw16Client';
+import { wholeMiBCandidates } from '../../activities/s3/digestObject';
 
 const bucket = 'boot-images';
 const s3 = createS3Client(devStack.s3);
@@ -55,6 +57,36 @@ describe('digestObject against the real S3 server', () => {
     const { data, etag } = await uploadInParts(key, [6 * MiB, 5 * MiB, 1]);
     const result = await new MockActivityEnvironment().run(createS3ImportActivities(withoutAttributes).digestObject, { url: `s3://${bucket}/${key}` });
     expect(result).toEqual({ etag, md5: md5(data), size: data.length, parts: 3 });
+  });
+
+  describe('on a server that tells no part layout (Ceph RGW 16)', () => {
+    it('derives 8 MiB parts (the AWS CLI) and 5 MiB parts (rclone) from the object size and the ETag, in one read, and remembers what the server cannot do', async () => {
+      const { client, calls } = rgw16Client();
+      const rgw = createS3ImportActivities(client);
+      const aws = uniqueId('s3-test/rgw-8mib');
+      const uploaded = await uploadInParts(aws, [8 * MiB, 8 * MiB, 4 * MiB]);
+      expect(await new MockActivityEnvironment().run(rgw.digestObject, { url: `s3://${bucket}/${aws}` })).toEqual({ etag: uploaded.etag, md5: md5(uploaded.data), size: 20 * MiB, parts: 3 });
+      expect(calls).toEqual({ attributes: 1, partHeads: 1 });
+      const rclone = uniqueId('s3-test/rgw-5mib');
+      const byRclone = await uploadInParts(rclone, [5 * MiB, 5 * MiB, 5 * MiB, 3 * MiB + 7]);
+      expect(await new MockActivityEnvironment().run(rgw.digestObject, { url: `s3://${bucket}/${rclone}` })).toEqual({ etag: byRclone.etag, md5: md5(byRclone.data), size: byRclone.data.length, parts: 4 });
+      expect(calls).toEqual({ attributes: 1, partHeads: 1 });
+    });
+
+    it('fails naming the object when no whole-MiB part size reproduces its ETag', async () => {
+      const key = uniqueId('s3-test/rgw-odd');
+      await uploadInParts(key, [7 * MiB + MiB / 2, 7 * MiB + MiB / 2, 100]);
+      const error = await failureOf(new MockActivityEnvironment().run(createS3ImportActivities(rgw16Client().client).digestObject, { url: `s3://${bucket}/${key}` }));
+      expect(error).toMatchObject({ type: 'PartLayoutUnknown', nonRetryable: true });
+      expect(error.message).toMatch(new RegExp(`^s3://${bucket}/${key}: the server does not tell the part sizes behind its ETag [0-9a-f]{32}-3`));
+    });
+
+    it('lists the whole-MiB part sizes that cut an object into its number of parts', () => {
+      expect(wholeMiBCandidates(20 * MiB, 3)).toEqual([7, 8, 9].map((n) => n * MiB));
+      expect(wholeMiBCandidates(1024 * MiB, 128)).toEqual([8 * MiB]);
+      expect(wholeMiBCandidates(1024 * MiB + 1, 129)).toEqual([8 * MiB]);
+      expect(wholeMiBCandidates(3 * MiB, 2)).toEqual([]); // parts under 5 MiB are not S3's
+    });
   });
 
   it('digests an object written by a single PUT', async () => {
