@@ -1,7 +1,7 @@
 #!/bin/busybox sh
 # /sbin/init of the sample image (dev/sampleImage.ts, `userland`): reports on the console that the node runs
 # from the image (os-release, the files listed in /etc/sample-init/report, the root mount, the device-mapper
-# devices below it), reads the payload `sample.read_passes=` times (default 1) through the page cache's
+# devices below it, the iSCSI and multipath daemons the initramfs left running), reads the payload `sample.read_passes=` times (default 1) through the page cache's
 # back (drop_caches), checking its md5 each time, then powers off.
 export PATH=/bin
 grep -q '^proc /proc ' /proc/mounts 2>/dev/null || mount -t proc proc /proc
@@ -17,6 +17,7 @@ say "root: $(awk '$5 == "/" {print $(NF-2), $(NF-1), $NF}' /proc/self/mountinfo)
 for dm in /sys/block/dm-*; do
   [ -e "$dm/dm/name" ] && say "device-mapper $(cat "$dm/dm/name") ($(cat "$dm/dm/uuid")) on $(ls "$dm/slaves" | tr '\n' ' ')"
 done
+say "storage daemons still running: $(ps -o comm | grep -xE 'iscsid|multipathd' | sort -u | tr '\n' ' ')"
 passes=1
 for arg in $(cat /proc/cmdline); do
   case $arg in sample.read_passes=*) passes=${arg#*=} ;; esac
