@@ -12,11 +12,11 @@ afterEach(() => fs.rmSync(`/dev/shm/${run}`, { recursive: true, force: true }));
 function recordingRunner(): CommandRunner & { argvs: string[][] } {
   const local = localRunner();
   const argvs: string[][] = [];
-  return { where: local.where, argvs, run: (argv, options) => {
-      argvs.push(argv);
-      return local.run(argv, options);
-    },
+  const run: CommandRunner['run'] = (argv, options) => {
+    argvs.push(argv);
+    return local.run(argv, options);
   };
+  return { where: local.where, argvs, run };
 }
 
 describe('pushKey and pushChap', () => {
