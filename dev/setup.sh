@@ -9,6 +9,9 @@ DEBIAN_PACKAGES=(tgt libiscsi-bin cryptsetup-bin squashfs-tools qemu-utils qemu-
 # the host's own root filesystem, so every tool a guest runs is installed here, on the host.
 DEBIAN_PACKAGES+=(qemu-system-x86 linux-image-amd64 busybox-static cpio targetcli-fb open-iscsi multipath-tools
   dbus openssh-server openssh-client socat kmod udev iproute2)
+# The compute-node initramfs (node/initramfs/build.ts) is packed from these: dropbear-bin is its sshd (no daemon
+# package), the others are above.
+DEBIAN_PACKAGES+=(dropbear-bin dmsetup)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

@@ -10,6 +10,9 @@
 // own iSCSI + LUKS root, set (replacing every occurrence, or appended) only when given:
 //   bootimg.iscsi.targets=<iqn>@<address>:<port>[,<iqn>@<address>:<port>...]
 //       the target portals the initrd logs into; one per server portal, so multipath sees every path
+//   bootimg.iscsi.chap=<reference>
+//       which CHAP credentials the node logs in with: a reference the initrd waits for (pushed into
+//       /dev/shm by the attach phase, node/README.md), never the secret
 //   bootimg.lun.wwid=<wwid>
 //       the WWID the LUN must have (SBPS scheme: 36001405 + sha224(path|etag)[0:25]); the initrd
 //       refuses to mount a LUN with another identity
@@ -56,6 +59,7 @@ export interface Rewrite {
 
 export const bootParamNames = {
   iscsiTargets: 'bootimg.iscsi.targets',
+  iscsiChap: 'bootimg.iscsi.chap',
   lunWwid: 'bootimg.lun.wwid',
   luksKey: 'bootimg.luks.key',
 } as const;
@@ -130,6 +134,7 @@ function iscsiValues(iscsi: IscsiBootSpec | undefined): [string, string][] {
   if (!iscsi) return [];
   const values: [string, string | undefined][] = [
     [bootParamNames.iscsiTargets, iscsi.targets?.map((t) => `${t.iqn}@${t.address}:${t.port}`).join(',')],
+    [bootParamNames.iscsiChap, iscsi.chapRef],
     [bootParamNames.lunWwid, iscsi.lunWwid],
     [bootParamNames.luksKey, iscsi.luksKeyRef],
   ];

@@ -12,8 +12,8 @@ export const NodeSet = NodeNames.superRefine((nodes, ctx) => {
   if (bad.length) ctx.addIssue({ code: 'custom', message: `not node xnames (x<cabinet>c<chassis>s<slot>b<bmc>n<node>): ${bad.slice(0, 10).join(', ')}${bad.length > 10 ? ` and ${bad.length - 10} more` : ''}` });
 });
 
-/** A LUKS key's reference (a key id or secret name): resolved by the initrd, never the key itself. */
-const KeyReference = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'a key reference is a name or id (letters, digits, . _ : / -), never the key');
+/** A secret's reference (a key id or secret name): resolved by the initrd, never the secret itself. */
+const SecretReference = (what: string) => z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, `a ${what} reference is a name or id (letters, digits, . _ : / -), never the ${what}`);
 
 export const IscsiTarget = z
   .object({
@@ -30,7 +30,9 @@ export const IscsiBootSpec = z
     targets: z.array(IscsiTarget).min(1, 'give at least one target').optional(),
     /** The multipath WWID of the exported LUN ("3" + NAA designator), e.g. the SBPS marshal's 36001405<digest[0:25]>. */
     lunWwid: z.string().regex(/^3[0-9a-f]{16,32}$/, 'not a SCSI WWID ("3" followed by 16 to 32 lower-case hex digits)').optional(),
-    luksKeyRef: KeyReference.optional(),
+    /** The node's CHAP credentials, by reference: what the attach phase pushes and the initrd waits for. */
+    chapRef: SecretReference('CHAP').optional(),
+    luksKeyRef: SecretReference('key').optional(),
   })
   .strict();
 export type IscsiBootSpec = z.output<typeof IscsiBootSpec>;

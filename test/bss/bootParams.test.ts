@@ -90,6 +90,7 @@ describe('rewriteBootFields', () => {
         { iqn: 'iqn.2023-06.csm.iscsi:iscsi2', address: '10.1.0.6', port: 3260 },
       ],
       lunWwid: '36001405a1b2c3d4e5f60718293a4b5c6',
+      chapRef: 'chap/ocean-2026',
       luksKeyRef: 'vault:boot-images/ocean-2026',
     };
     const params = `root=sbps-s3:s3://boot-images/${oldId}/rootfs:e1:sbps:v1 bootimg.lun.wwid=36001405000000000000000000000000 quiet -- single`;
@@ -99,6 +100,7 @@ describe('rewriteBootFields', () => {
       'bootimg.lun.wwid=36001405a1b2c3d4e5f60718293a4b5c6',
       'quiet',
       'bootimg.iscsi.targets=iqn.2023-06.csm.iscsi:iscsi1@10.1.0.5:3260,iqn.2023-06.csm.iscsi:iscsi2@10.1.0.6:3260',
+      'bootimg.iscsi.chap=chap/ocean-2026',
       'bootimg.luks.key=vault:boot-images/ocean-2026',
       '--',
       'single',

@@ -36,6 +36,12 @@ export interface GuestOptions {
   /** Host name of the guest; also names its initiator (`iqn.2024-01.org.vm-tier:<name>`) unless given. */
   name: string;
   role: GuestRole;
+  /**
+   * Boots this initramfs instead of the harness's: no host root, no state directory in the guest, none of
+   * the harness's vm.* parameters; the guest is what that initramfs makes of it (kernelArgs are its command
+   * line). Ready once its sshd answers the harness's key.
+   */
+  initrd?: string;
   /** Persistent across reboots (mounted read-write at /vm-state in the guest). */
   stateDir: string;
   memoryMiB?: number;
@@ -60,6 +66,8 @@ export interface Guest {
   run(argv: string[], options?: RunOptions): Promise<{ stdout: string; stderr?: string }>;
   /** Clean power-off (the guest's init stops its services and unmounts its state), QEMU killed after 60 s. */
   stop(): Promise<void>;
+  /** Whether QEMU exits (the guest powered itself off) within `timeoutMs`. */
+  poweredOff(timeoutMs: number): Promise<boolean>;
   /** stop(), then a new boot on the same state directory. */
   reboot(): Promise<void>;
 }
@@ -78,17 +86,18 @@ function qemuArgv(options: GuestOptions, kernel: { version: string; image: strin
     ...(options.hostForwards ?? []).map((f) => `hostfwd=tcp:${f.address}:${f.port}-:${f.guestPort}`),
     ...(options.guestForwards ?? []).map((f) => `guestfwd=tcp:${f.guestAddress}:${f.guestPort}-cmd:socat - TCP:${f.hostAddress}:${f.hostPort}`),
   ];
+  const harness = options.initrd ? [] : [`vm.init=${guestInit}`, `vm.role=${options.role}`, `vm.hostname=${options.name}`, `vm.initiator=${initiator}`];
   const append = [
     'console=ttyS0',
     'net.ifnames=0',
     // A panic ends QEMU at once (-no-reboot) instead of hanging until the boot deadline.
     'panic=-1',
-    `vm.init=${guestInit}`,
-    `vm.role=${options.role}`,
-    `vm.hostname=${options.name}`,
-    `vm.initiator=${initiator}`,
+    ...harness,
     ...(options.kernelArgs ?? []),
   ];
+  const shares = options.initrd
+    ? []
+    : ['-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap', '-virtfs', `local,path=${options.stateDir},mount_tag=vmstate,security_model=none,multidevs=remap`];
   return [
     '-accel', 'tcg,thread=multi',
     '-cpu', 'max',
@@ -103,8 +112,7 @@ function qemuArgv(options: GuestOptions, kernel: { version: string; image: strin
     '-kernel', kernel.image,
     '-initrd', initramfs,
     '-append', append.join(' '),
-    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
-    '-virtfs', `local,path=${options.stateDir},mount_tag=vmstate,security_model=none,multidevs=remap`,
+    ...shares,
     // restrict=on: the guest reaches nothing but its guestfwd addresses (hostfwd still comes in).
     '-netdev', ['user', 'id=net0', 'restrict=on', ...forwards].join(','),
     // romfile= (none): no iPXE option ROM to initialize; the guest boots from -kernel.
@@ -115,7 +123,7 @@ function qemuArgv(options: GuestOptions, kernel: { version: string; image: strin
 export async function startGuest(options: GuestOptions): Promise<Guest> {
   await requireHostTools();
   const kernel = findKernel();
-  const initramfs = await buildInitramfs(kernel.version);
+  const initramfs = options.initrd ?? (await buildInitramfs(kernel.version));
   const keys = await harnessKeys();
   const stateDir = path.resolve(options.stateDir);
   if (stateDir.includes(',')) throw new Error(`VM tier: a state directory cannot contain a comma (QEMU option syntax): ${stateDir}`);
@@ -144,17 +152,23 @@ export async function startGuest(options: GuestOptions): Promise<Guest> {
 
   const failure = (reason: string) => new Error(`VM guest ${options.name}: ${reason}\n--- console (${consoleLog}), last lines:\n${tail(consoleLog)}`);
 
+  /** The harness's init and the node initramfs (node/initramfs/bootimg-root) print one FAILED line each. */
+  function throwIfInitFailed(): void {
+    const failed = fs.existsSync(consoleLog) && fs.readFileSync(consoleLog, 'utf8').match(/^(vm-init|bootimg): FAILED: .*$/gm);
+    if (failed) throw failure(`its init failed: ${failed.join('; ')}`);
+  }
+
   async function waitUntilReady(): Promise<void> {
     const deadline = Date.now() + (options.bootTimeoutMs ?? 300_000);
     for (;;) {
       if (exited) throw failure(`QEMU exited during boot (${exited.exitCode ?? exited.signal}): ${String(exited.all ?? '').trim() || 'no output'}`);
+      throwIfInitFailed();
       const probe = await execa('ssh', [...sshOptions, '-o', 'ConnectTimeout=5', sshDestination, 'true'], { reject: false, stdin: 'ignore', timeout: 20_000 });
       if (probe.exitCode === 0) break;
       if (Date.now() > deadline) throw failure(`SSH on ${options.ssh.address}:${options.ssh.port} did not answer within ${(options.bootTimeoutMs ?? 300_000) / 1000} s`);
       await delay(1000);
     }
-    const failed = fs.readFileSync(consoleLog, 'utf8').match(/^vm-init: FAILED: .*$/gm);
-    if (failed) throw failure(`its init failed: ${failed.join('; ')}`);
+    throwIfInitFailed();
   }
 
   async function kill(): Promise<void> {
@@ -195,6 +209,7 @@ export async function startGuest(options: GuestOptions): Promise<Guest> {
     },
     run: (command, runOptions) => runner.run(command, runOptions),
     stop,
+    poweredOff: async (timeoutMs) => !qemu || Boolean(exited) || Promise.race([qemu.then(() => true), delay(timeoutMs, false, { ref: false })]),
     async reboot() {
       await stop();
       await boot();

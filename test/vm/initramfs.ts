@@ -6,28 +6,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { moduleLoadOrder } from '../../node/initramfs/modules';
 import { busyboxBinary, vmDir } from './hostTools';
 
 const bootModules = ['virtio_pci', 'virtio_net', '9pnet_virtio', '9p', 'overlay'];
 const initScript = fileURLToPath(new URL('./initramfs/init', import.meta.url));
-
-export interface ModuleLoad {
-  file: string;
-  params: string;
-}
-
-/** Every module file to insmod, dependencies first, each once; built-in modules need none. */
-export async function moduleLoadOrder(kernelVersion: string, modules: string[]): Promise<ModuleLoad[]> {
-  const order = new Map<string, string>();
-  for (const module of modules) {
-    const { stdout } = await execa('modprobe', ['-S', kernelVersion, '--show-depends', module]);
-    for (const line of stdout.split('\n')) {
-      const match = /^insmod (\S+)\s*(.*)$/.exec(line.trim());
-      if (match && !order.has(match[1])) order.set(match[1], match[2]);
-    }
-  }
-  return [...order].map(([file, params]) => ({ file, params }));
-}
 
 /** Guests started together share one build. */
 const builds = new Map<string, Promise<string>>();

@@ -1,0 +1,25 @@
+// The attach phase's node side (node/README.md): a node waiting in its initramfs (node/initramfs/bootimg-root)
+// gets its secrets pushed over SSH into /dev/shm, where the hook waits for them by the reference its boot
+// parameters name. Values go through stdin, never argv; each file is written 0600 under another name and
+// renamed, so the hook never reads half a secret.
+import type { CommandRunner } from '../export/commandRunner';
+
+/** A reference names a file under /dev/shm: relative, no component starting with a dot (so no ".."). */
+const referencePattern = /^[A-Za-z0-9][A-Za-z0-9_:-]*(?:\.[A-Za-z0-9_:-]+)*(?:\/[A-Za-z0-9][A-Za-z0-9_:-]*(?:\.[A-Za-z0-9_:-]+)*)*$/;
+
+export const nodeSecretPath = (reference: string): string => {
+  if (!referencePattern.test(reference)) throw new Error(`secret reference ${JSON.stringify(reference)} cannot name a file under /dev/shm`);
+  return `/dev/shm/${reference}`;
+};
+
+async function pushSecret(runner: CommandRunner, reference: string, value: string): Promise<void> {
+  const file = nodeSecretPath(reference);
+  await runner.run(['sh', '-c', 'umask 077 && mkdir -p "${1%/*}" && cat > "$1.partial" && mv -f "$1.partial" "$1"', 'sh', file], { input: value, secrets: [value] });
+}
+
+/** The LUKS key, as `bootimg.luks.key=<reference>` makes the hook wait for it. */
+export const pushKey = (runner: CommandRunner, keyRef: string, key: Buffer): Promise<void> => pushSecret(runner, keyRef, key.toString('latin1'));
+
+/** The node's CHAP credentials, as `bootimg.iscsi.chap=<reference>` makes the hook wait for them. */
+export const pushChap = (runner: CommandRunner, chapRef: string, chap: { user: string; password: string }): Promise<void> =>
+  pushSecret(runner, chapRef, `username=${chap.user}\npassword=${chap.password}\n`);
