@@ -181,7 +181,9 @@ export function rewriteBootFields(before: BootFields, change: BootChange): Rewri
   }
   rewritten.splice(kernelParts, 0, ...inserted);
 
-  if (rootfsTokens === 0 && !problems.length) problems.push('no token names the rootfs (metal.server=, root=sbps-s3:..., root=craycps-s3:...)');
+  // Our own iSCSI + LUKS root names the image by its LUN's identity: the hook (node/) boots what carries it.
+  const namedByLun = ours.has(bootParamNames.lunWwid);
+  if (rootfsTokens === 0 && !namedByLun && !problems.length) problems.push('no token names the rootfs (metal.server=, root=sbps-s3:..., root=craycps-s3:..., or bootimg.lun.wwid= from an export)');
   if (before.kernel !== image.kernel) diff.kernel = { before: before.kernel, after: image.kernel };
   if (before.initrd !== image.initrd) diff.initrd = { before: before.initrd, after: image.initrd };
   const params = rewritten.map((part) => part.separator + part.token).join('') + trailing;

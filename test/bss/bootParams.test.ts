@@ -119,8 +119,12 @@ describe('rewriteBootFields', () => {
 
   it('reports a problem when nothing names the rootfs, or root= cannot be read', () => {
     expect(rewriteBootFields(oldFields('console=ttyS0 root=live:LABEL=SQFSRAID quiet'), change).problems).toEqual([
-      'no token names the rootfs (metal.server=, root=sbps-s3:..., root=craycps-s3:...)',
+      'no token names the rootfs (metal.server=, root=sbps-s3:..., root=craycps-s3:..., or bootimg.lun.wwid= from an export)',
     ]);
+    // The project's own initramfs hook boots the LUN with that WWID: the WWID names the rootfs.
+    const ownRoot = rewriteBootFields(oldFields('console=ttyS0 quiet'), { ...change, iscsi: { lunWwid: '36001405a1b2c3d4e5f60718293a4b5c6' } });
+    expect(ownRoot.problems).toEqual([]);
+    expect(ownRoot.entry.params).toBe('console=ttyS0 quiet bootimg.lun.wwid=36001405a1b2c3d4e5f60718293a4b5c6');
     expect(rewriteBootFields(oldFields('root=sbps-s3:/not/s3:etag quiet'), change).problems[0]).toMatch(/not <provider>:s3:\/\/<path>:<etag>/);
   });
 
