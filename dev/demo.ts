@@ -15,7 +15,8 @@ const started = Date.now();
 const image = await makeSampleImage(path.join(stateDir, 'sample'), { label: 'demo' });
 const connection = await Connection.connect({ address: devStack.temporal.address });
 const client = new Client({ connection, namespace: devStack.temporal.namespace });
-const workflowId = `demo-lifecycle-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+const started = new Date().toISOString().replace(/[:.]/g, '-');
+const workflowId = `demo-lifecycle-${started}`;
 const uiLink = `${devStack.temporal.uiUrl}/namespaces/${devStack.temporal.namespace}/workflows/${workflowId}`;
 
 console.log(`demo: the lifecycle of a sample image (${path.relative(process.cwd(), image.rootfs)}) as ${workflowId}`);
@@ -26,7 +27,8 @@ try {
     workflowId,
     args: [
       {
-        name: 'demo-compute',
+        // Each run is a new image, with a per-image target of its own (a target holds one image).
+        name: `demo-compute-${started.toLowerCase()}`,
         import: { rootfs: { file: image.rootfs }, kernel: { file: image.kernel }, initrd: { file: image.initrd }, partSizeMiB: 5 },
         encrypt: {},
         export: { servers: devStack.iscsiServers.map((s) => ({ name: s.name })), initiators: { nodes: 'nid[001-004]', iqnPattern: 'iqn.2026-11.demo.cluster:{node}' } },
