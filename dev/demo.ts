@@ -15,8 +15,8 @@ const started = Date.now();
 const image = await makeSampleImage(path.join(stateDir, 'sample'), { label: 'demo' });
 const connection = await Connection.connect({ address: devStack.temporal.address });
 const client = new Client({ connection, namespace: devStack.temporal.namespace });
-const started = new Date().toISOString().replace(/[:.]/g, '-');
-const workflowId = `demo-lifecycle-${started}`;
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const workflowId = `demo-lifecycle-${stamp}`;
 const uiLink = `${devStack.temporal.uiUrl}/namespaces/${devStack.temporal.namespace}/workflows/${workflowId}`;
 
 console.log(`demo: the lifecycle of a sample image (${path.relative(process.cwd(), image.rootfs)}) as ${workflowId}`);
@@ -28,7 +28,7 @@ try {
     args: [
       {
         // Each run is a new image, with a per-image target of its own (a target holds one image).
-        name: `demo-compute-${started.toLowerCase()}`,
+        name: `demo-compute-${stamp.toLowerCase()}`,
         import: { rootfs: { file: image.rootfs }, kernel: { file: image.kernel }, initrd: { file: image.initrd }, partSizeMiB: 5 },
         encrypt: {},
         export: { servers: devStack.iscsiServers.map((s) => ({ name: s.name })), initiators: { nodes: 'nid[001-004]', iqnPattern: 'iqn.2026-11.demo.cluster:{node}' } },
