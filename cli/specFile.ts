@@ -35,7 +35,8 @@ export function loadSpec(file: string): LoadedSpec {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new SpecError(file, ['the spec must be a mapping (YAML) or an object (JSON)']);
 
   const { workflow = defaultWorkflowType, ...input } = raw;
-  const schema = workflowInputSchemas[String(workflow)];
+  // Own keys only: `workflow: toString` names Object.prototype's, not a workflow type.
+  const schema = typeof workflow === 'string' && Object.hasOwn(workflowInputSchemas, workflow) ? workflowInputSchemas[workflow] : undefined;
   if (!schema) {
     throw new SpecError(file, [`workflow: unknown workflow type ${JSON.stringify(workflow)}; one of ${Object.keys(workflowInputSchemas).join(', ')}`]);
   }

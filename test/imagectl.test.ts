@@ -43,6 +43,11 @@ describe('imagectl validate', () => {
 
   it('names an unknown workflow type and a file that is not YAML', async () => {
     expect((await imagectl(['validate', writeSpec('w.yaml', 'workflow: deployEverything\n')])).stderr).toMatch(/unknown workflow type "deployEverything"/);
+    for (const inherited of ['toString', '__proto__', 'constructor']) {
+      const answer = await imagectl(['validate', writeSpec('w.yaml', `workflow: ${inherited}\n`)]);
+      expect(answer.exitCode).toBe(2);
+      expect(answer.stderr).toMatch(new RegExp(`unknown workflow type "${inherited}"`));
+    }
     const broken = await imagectl(['validate', writeSpec('broken.yaml', 'name: [unclosed\n')]);
     expect(broken.exitCode).toBe(2);
     expect(broken.stderr).toMatch(/line \d+/);
