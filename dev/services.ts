@@ -192,18 +192,21 @@ const orchestratorWorker: Service = {
   startTimeoutMs: 120_000,
 };
 
+/** The environment of the dev stack's agent for one iSCSI server (its driver, cache, record, secrets). */
+export const agentEnvironment = (server: IscsiServer): Record<string, string> => ({
+  ...stackEnvironment(),
+  TGT_CONTROL_PORT: String(server.controlPort),
+  ISCSI_DRIVER: 'tgt',
+  ISCSI_CACHE_DIR: path.join(stateDir, 'iscsi-cache', server.name),
+  ISCSI_STATE_DIR: path.join(stateDir, 'iscsi-state', server.name),
+  ISCSI_SECRETS_DIR: path.join(stateDir, 'secrets'),
+});
+
 function iscsiServerAgent(server: IscsiServer): Service {
   return {
     name: `worker-${server.name}`,
     argv: () => tsNode('workers/main.ts', '--role', 'iscsi-server', '--server', server.name),
-    env: () => ({
-      ...stackEnvironment(),
-      TGT_CONTROL_PORT: String(server.controlPort),
-      ISCSI_DRIVER: 'tgt',
-      ISCSI_CACHE_DIR: path.join(stateDir, 'iscsi-cache', server.name),
-      ISCSI_STATE_DIR: path.join(stateDir, 'iscsi-state', server.name),
-      ISCSI_SECRETS_DIR: path.join(stateDir, 'secrets'),
-    }),
+    env: () => agentEnvironment(server),
     codeHash: () => hashSources(codeDirs),
     worker: true,
     healthy: (record) => hasPoller(iscsiServerTaskQueue(server.name), 'activity', record.identity),

@@ -1,5 +1,5 @@
 // Puts an image straight into S3 and IMS (no workflow), for tests of the phases after import.
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { devStack } from '../../dev/config';
@@ -7,9 +7,15 @@ import { CsmClient } from '../../activities/csm/client';
 import { ImsClient } from '../../activities/ims/client';
 import { createS3Client } from '../../activities/s3/client';
 import { ObjectStore } from '../../activities/manifest/objectStore';
-import { MediaType, type Manifest, type ManifestArtifact } from '../../lib/manifest';
+import { MediaType, parseS3Url, type Manifest, type ManifestArtifact } from '../../lib/manifest';
 
 export const s3 = createS3Client(devStack.s3);
+
+/** An object of the dev stack's S3, read as JSON (reports, manifests). */
+export async function readS3Json(url: string): Promise<any> {
+  const { bucket, key } = parseS3Url(url);
+  return JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString());
+}
 export const objectStore = new ObjectStore(s3);
 export const ims = new ImsClient(new CsmClient(devStack.csm));
 

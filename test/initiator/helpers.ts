@@ -1,7 +1,7 @@
 // A test bed for validateInitiators on the dev stack's two tgtd servers: exports made with the tgt driver
 // under target names of this run's own (so other tests' targets, ACLs and CHAP are untouched), artifacts
 // in the real S3, a CHAP account, a LUKS key store, and a worker running the real activities.
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,8 +20,7 @@ import { createLuksActivities } from '../../activities/luks/activities';
 import { createS3ImportActivities } from '../../activities/s3/activities';
 import { createTgtDriver } from '../../activities/tgt/driver';
 import { lunIdentity } from '../../lib/lunIdentity';
-import { parseS3Url } from '../../lib/manifest';
-import { s3 } from '../helpers/images';
+import { readS3Json, s3 } from '../helpers/images';
 import { withTestWorker } from '../helpers/testWorker';
 
 const require = createRequire(import.meta.url);
@@ -124,11 +123,7 @@ export async function createTestBed() {
       return withTestWorker({ workflowsPath, activities }, body);
     },
 
-    async getJson(url: string): Promise<any> {
-      const { bucket, key } = parseS3Url(url);
-      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return JSON.parse(await object.Body!.transformToString());
-    },
+    getJson: readS3Json,
 
     async cleanUp() {
       for (const { driver, link } of exports.reverse()) await driver.removeExport({ identity: lunIdentity(link) }).catch(() => undefined);

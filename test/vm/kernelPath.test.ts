@@ -8,7 +8,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { devStack } from '../../dev/config';
@@ -25,10 +24,10 @@ import { createS3ImportActivities } from '../../activities/s3/activities';
 import { createTgtDriver } from '../../activities/tgt/driver';
 import { iscsiServerTaskQueue } from '../../lib/taskQueues';
 import { lunIdentity } from '../../lib/lunIdentity';
-import { MediaType, parseS3Url } from '../../lib/manifest';
+import { MediaType } from '../../lib/manifest';
 import type { ValidationSummary } from '../../workflows/validateInitiators';
 import { exportImage, type ExportImageResult } from '../../workflows/exportImage';
-import { seedImage, s3 } from '../helpers/images';
+import { readS3Json, seedImage, s3 } from '../helpers/images';
 import { connectClient, uniqueId } from '../helpers/temporal';
 import { startTestWorkers, withTestWorker } from '../helpers/testWorker';
 import { workflowsPath } from '../initiator/helpers';
@@ -235,11 +234,5 @@ describe('the real kernel path: LIO in a guest, open-iscsi + multipath + dm-cryp
     });
 
   /** The first part of the validation's S3 report: every node's passed, failed and skipped checks. */
-  async function reportOf(summary: ValidationSummary) {
-    const get = async (url: string) => {
-      const { bucket, key } = parseS3Url(url);
-      return JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString());
-    };
-    return get((await get(summary.report)).parts[0]);
-  }
+  const reportOf = async (summary: ValidationSummary) => readS3Json((await readS3Json(summary.report)).parts[0]);
 });
