@@ -9,6 +9,17 @@ export const stateDir = path.join(projectRoot, '.dev');
 
 const env = (name: string, fallback: string): string => process.env[name] ?? fallback;
 
+/**
+ * The /24 of loopback the stack lives on (`127.0.0` by default): a second checkout can run its own
+ * stack beside the first with `DEV_STACK_NET=127.0.5`. The tgtd control ports move with it, since
+ * tgtd's control sockets are machine-wide.
+ */
+const net = env('DEV_STACK_NET', '127.0.0');
+if (!/^127\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)$/.test(net)) {
+  throw new Error(`DEV_STACK_NET must be the first three numbers of a loopback address (like 127.0.5), not "${net}"`);
+}
+const controlPortBase = Number(net.split('.')[2]) * 100;
+
 export interface IscsiServer {
   /** Host name: also names the task queue of the agent running on that server. */
   name: string;
@@ -21,28 +32,28 @@ export interface IscsiServer {
 
 export const devStack = {
   temporal: {
-    address: env('TEMPORAL_ADDRESS', '127.0.0.1:7233'),
+    address: env('TEMPORAL_ADDRESS', `${net}.1:7233`),
     namespace: env('TEMPORAL_NAMESPACE', 'default'),
-    uiUrl: env('TEMPORAL_UI_URL', 'http://127.0.0.1:8233'),
+    uiUrl: env('TEMPORAL_UI_URL', `http://${net}.1:8233`),
     taskQueue: env('IMAGE_TASK_QUEUE', 'boot-image'),
   },
   s3: {
-    endpoint: env('S3_ENDPOINT', 'http://127.0.0.1:8333'),
+    endpoint: env('S3_ENDPOINT', `http://${net}.1:8333`),
     region: env('S3_REGION', 'us-east-1'),
     accessKeyId: env('S3_ACCESS_KEY_ID', 'devstack-admin'),
     secretAccessKey: env('S3_SECRET_ACCESS_KEY', 'devstack-secret-key-0123456789'),
     buckets: ['boot-images', 'ims'],
     /** The dev stack's SeaweedFS master: its admin API reclaims deleted objects' space (vacuum). */
-    seaweedMasterUrl: 'http://127.0.0.1:19333',
+    seaweedMasterUrl: `http://${net}.1:19333`,
   },
   csm: {
-    url: env('CSM_API_URL', 'http://127.0.0.1:8444'),
+    url: env('CSM_API_URL', `http://${net}.1:8444`),
     clientId: env('CSM_CLIENT_ID', 'admin-client'),
     clientSecret: env('CSM_CLIENT_SECRET', 'devstack-client-secret'),
   },
   iscsiServers: [
-    { name: 'iscsi1', address: '127.0.0.2', port: 3260, controlPort: 2 },
-    { name: 'iscsi2', address: '127.0.0.3', port: 3260, controlPort: 3 },
+    { name: 'iscsi1', address: `${net}.2`, port: 3260, controlPort: controlPortBase + 2 },
+    { name: 'iscsi2', address: `${net}.3`, port: 3260, controlPort: controlPortBase + 3 },
   ] satisfies IscsiServer[],
   searchAttributes: { ImageId: 'Keyword', ImageName: 'Keyword', Phase: 'Keyword' },
 };

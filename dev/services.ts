@@ -173,6 +173,7 @@ const csmSimulator: Service = {
   argv: () => tsNode('sim/main.ts'),
   env: () => ({
     ...stackEnvironment(),
+    CSM_SIM_HOST: new URL(devStack.csm.url).hostname,
     CSM_SIM_PORT: new URL(devStack.csm.url).port,
     CSM_SIM_DATA_DIR: path.join(stateDir, 'csm-sim'),
   }),

@@ -3,6 +3,7 @@ import { s3SettingsFromEnv } from '../activities/s3/client';
 import { startSimulator } from './server';
 
 const simulator = await startSimulator({
+  host: process.env.CSM_SIM_HOST,
   port: Number(process.env.CSM_SIM_PORT ?? 8444),
   dataDir: process.env.CSM_SIM_DATA_DIR ?? '.dev/csm-sim',
   s3: s3SettingsFromEnv(),
