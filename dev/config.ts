@@ -12,13 +12,17 @@ const env = (name: string, fallback: string): string => process.env[name] ?? fal
 /**
  * The /24 of loopback the stack lives on (`127.0.0` by default): a second checkout can run its own
  * stack beside the first with `DEV_STACK_NET=127.0.5`. The tgtd control ports move with it, since
- * tgtd's control sockets are machine-wide.
+ * tgtd's control sockets are machine-wide, and Temporal's ports (see below).
  */
 const net = env('DEV_STACK_NET', '127.0.0');
 if (!/^127\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)$/.test(net)) {
   throw new Error(`DEV_STACK_NET must be the first three numbers of a loopback address (like 127.0.5), not "${net}"`);
 }
-const controlPortBase = Number(net.split('.')[2]) * 100;
+const stackIndex = Number(net.split('.')[2]);
+const controlPortBase = stackIndex * 100;
+// The dev server binds its internal services on --ip but dials them on 127.0.0.1, so Temporal
+// stays on 127.0.0.1 and moves by port instead.
+const temporalPortOffset = stackIndex * 10;
 
 export interface IscsiServer {
   /** Host name: also names the task queue of the agent running on that server. */
@@ -32,9 +36,9 @@ export interface IscsiServer {
 
 export const devStack = {
   temporal: {
-    address: env('TEMPORAL_ADDRESS', `${net}.1:7233`),
+    address: env('TEMPORAL_ADDRESS', `127.0.0.1:${7233 + temporalPortOffset}`),
     namespace: env('TEMPORAL_NAMESPACE', 'default'),
-    uiUrl: env('TEMPORAL_UI_URL', `http://${net}.1:8233`),
+    uiUrl: env('TEMPORAL_UI_URL', `http://127.0.0.1:${8233 + temporalPortOffset}`),
     taskQueue: env('IMAGE_TASK_QUEUE', 'boot-image'),
   },
   s3: {
