@@ -5,13 +5,15 @@ import { defaultSnapshotPrefix, SnapshotStore } from './bss/snapshot';
 import { createCfsActivities } from './cfs/activities';
 import { CfsClient } from './cfs/client';
 import { CsmClient, csmSettingsFromEnv } from './csm/client';
-import { createEncryptionHostLookup } from './encryptionHost';
+import { createEncryptionHostLookup, luksSettingsFromEnv } from './encryptionHost';
 import { createImsActivities } from './ims/activities';
 import { ImsClient } from './ims/client';
 import { createImportPreflightActivities } from './import/preflight';
-import { createInitiatorActivities } from './initiator/activities';
+import { createInitiatorActivities, nodeSecretsFromEnv } from './initiator/activities';
 import { createManifestActivities } from './manifest/activities';
 import { ObjectStore } from './manifest/objectStore';
+import { nodeAttachActivities } from './node/activities';
+import { nodeSshRunners } from './node/ssh';
 import { createS3Client, s3SettingsFromEnv } from './s3/client';
 import { createS3ImportActivities } from './s3/activities';
 import { createS3RoundTripActivities } from './s3/roundTrip';
@@ -29,6 +31,7 @@ export function createOrchestratorActivities(env: NodeJS.ProcessEnv = process.en
     ...createCfsActivities(new CfsClient(csm)),
     ...createEncryptionHostLookup(env),
     ...createInitiatorActivities(env),
+    ...nodeAttachActivities({ runnerFor: nodeSshRunners(env), keyStore: luksSettingsFromEnv(env).keyStore, secrets: nodeSecretsFromEnv(env) }),
     ...createBssActivities({ bss: new BssClient(csm), snapshots: new SnapshotStore(store, env.BSS_SNAPSHOT_PREFIX ?? defaultSnapshotPrefix), store }),
   };
 }

@@ -12,7 +12,7 @@ const env = (name: string, fallback: string): string => process.env[name] ?? fal
 /**
  * The /24 of loopback the stack lives on (`127.0.0` by default): a second checkout can run its own
  * stack beside the first with `DEV_STACK_NET=127.0.5`. The tgtd control ports move with it, since
- * tgtd's control sockets are machine-wide, and Temporal's ports (see below).
+ * tgtd's control sockets are machine-wide, and Temporal's and SeaweedFS's ports (see below).
  */
 const net = env('DEV_STACK_NET', '127.0.0');
 if (!/^127\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)$/.test(net)) {
@@ -20,9 +20,9 @@ if (!/^127\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)$/.test(net)) 
 }
 const stackIndex = Number(net.split('.')[2]);
 const controlPortBase = stackIndex * 100;
-// The dev server binds its internal services on --ip but dials them on 127.0.0.1, so Temporal
-// stays on 127.0.0.1 and moves by port instead.
-const temporalPortOffset = stackIndex * 10;
+// Temporal's dev server binds its internal services on --ip but dials them on 127.0.0.1, and SeaweedFS
+// adds a 127.0.0.1 listener for each of its ports: both move by port too.
+const portOffset = stackIndex * 10;
 
 export interface IscsiServer {
   /** Host name: also names the task queue of the agent running on that server. */
@@ -36,19 +36,21 @@ export interface IscsiServer {
 
 export const devStack = {
   temporal: {
-    address: env('TEMPORAL_ADDRESS', `127.0.0.1:${7233 + temporalPortOffset}`),
+    address: env('TEMPORAL_ADDRESS', `127.0.0.1:${7233 + portOffset}`),
     namespace: env('TEMPORAL_NAMESPACE', 'default'),
-    uiUrl: env('TEMPORAL_UI_URL', `http://127.0.0.1:${8233 + temporalPortOffset}`),
+    uiUrl: env('TEMPORAL_UI_URL', `http://127.0.0.1:${8233 + portOffset}`),
     taskQueue: env('IMAGE_TASK_QUEUE', 'boot-image'),
   },
   s3: {
-    endpoint: env('S3_ENDPOINT', `http://${net}.1:8333`),
+    endpoint: env('S3_ENDPOINT', `http://${net}.1:${8333 + portOffset}`),
     region: env('S3_REGION', 'us-east-1'),
     accessKeyId: env('S3_ACCESS_KEY_ID', 'devstack-admin'),
     secretAccessKey: env('S3_SECRET_ACCESS_KEY', 'devstack-secret-key-0123456789'),
     buckets: ['boot-images', 'ims'],
     /** The dev stack's SeaweedFS master: its admin API reclaims deleted objects' space (vacuum). */
-    seaweedMasterUrl: `http://${net}.1:19333`,
+    seaweedMasterUrl: `http://${net}.1:${19333 + portOffset}`,
+    /** SeaweedFS's volume server and filer (each also listens on its port + 10000 for gRPC). */
+    seaweedPorts: { volume: 18080 + portOffset, filer: 18888 + portOffset },
   },
   csm: {
     url: env('CSM_API_URL', `http://${net}.1:8444`),

@@ -128,9 +128,10 @@ const s3: Service = {
       venvBin('weed'), '-logtostderr', 'server',
       '-dir', path.join(stateDir, 's3', 'data'),
       '-ip', url.hostname, '-ip.bind', url.hostname,
-      '-master.port', new URL(devStack.s3.seaweedMasterUrl).port, '-volume.port', '18080', '-filer.port', '18888',
+      '-master.port', new URL(devStack.s3.seaweedMasterUrl).port, '-volume.port', String(devStack.s3.seaweedPorts.volume), '-filer.port', String(devStack.s3.seaweedPorts.filer),
       '-master.volumeSizeLimitMB', '1024', '-volume.max', '200',
-      '-s3', '-s3.port', url.port, '-s3.config', s3ConfigFile,
+      // No Iceberg or Lance catalog servers: nothing uses them, and they would take machine-wide ports.
+      '-s3', '-s3.port', url.port, '-s3.port.iceberg', '0', '-s3.port.lance', '0', '-s3.config', s3ConfigFile,
     ];
   },
   listens: () => [hostPort(devStack.s3.endpoint)],

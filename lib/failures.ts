@@ -27,6 +27,8 @@ export const FailureType = {
   ApprovalTimedOut: 'ApprovalTimedOut',
   RolloutRejected: 'RolloutRejected',
   RollbackFailed: 'RollbackFailed',
+  /** Nodes that did not get their secrets: not waiting in the bootimg initramfs in time, or waiting for another image. */
+  NodesNotAttached: 'NodesNotAttached',
 } as const;
 
 export type FailureTypeName = (typeof FailureType)[keyof typeof FailureType];

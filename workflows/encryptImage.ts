@@ -94,7 +94,7 @@ export async function encryptImage(raw: unknown): Promise<EncryptResult> {
     const container: ContainerResult = await attempt('encrypt rootfs', async () => {
       const destination = `${staged.outputDir}/${spec.imageId}-${uuid4()}.luks`;
       localFiles.push(destination);
-      return hostActivities.encryptFile({ source: staged.path, destination, keyId, luksVersion: spec.luksVersion, sectorSize });
+      return hostActivities.encryptFile({ source: staged.path, destination, keyId, luksVersion: spec.luksVersion, sectorSize, ...(spec.pbkdf2Iterations ? { pbkdf2Iterations: spec.pbkdf2Iterations } : {}) });
     });
     const containerFile = localFiles[localFiles.length - 1];
     status.detail('key', { keyId: container.keyId, fingerprint: container.fingerprint });

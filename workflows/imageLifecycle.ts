@@ -1,7 +1,8 @@
 // imageLifecycle: the whole path of a boot image, each phase a child workflow of its own (so each
 // can also be started alone, and shows in the UI under this one):
 //   import | existing image → customize → encrypt → export → validate (from the nodes' side, before
-//   they are pointed at it) → boot parameters (canary, approval, batches)
+//   they are pointed at it) → boot parameters (canary, approval, batches) → attach (the key and CHAP
+//   credentials pushed to the nodes as they wait in their initramfs)
 // Every phase but the first is optional. Cancelling this workflow cancels the running phase, which
 // cleans up after itself: uploads aborted, partial exports removed, BSS rolled back.
 import { executeChild, setHandler, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
@@ -9,6 +10,7 @@ import { FailureType, permanentFailure } from '../lib/failures';
 import { MediaType } from '../lib/manifest';
 import type { ApprovalDecision, IscsiBootSpec } from '../lib/specs/bootParamsSpec';
 import { LifecycleSpec } from '../lib/specs/lifecycleSpec';
+import { attachNodes, type AttachNodesResult } from './attachNodes';
 import { customizeImage, type CustomizeResult } from './customizeImage';
 import { encryptImage, type EncryptResult } from './encryptImage';
 import { exportImage, type ExportImageResult } from './exportImage';
@@ -32,6 +34,7 @@ export interface LifecycleSummary {
     export?: ExportImageResult;
     validate?: ValidationSummary;
     bootParameters?: BootParametersResult;
+    attach?: AttachNodesResult;
   };
 }
 
@@ -93,12 +96,21 @@ export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
   }
 
   if (spec.bootParameters) {
-    const iscsi = bootIscsi(phases, spec.bootParameters.iscsi);
+    const iscsi = bootIscsi(phases, spec.bootParameters.iscsi, spec.export?.chap);
     phases.bootParameters = await runPhase('boot-parameters', async (workflowId) => {
       const child = await startChild(updateBootParameters, { workflowId, args: [{ ...spec.bootParameters, imageId, ...(iscsi ? { iscsi } : {}) }] });
       approvals.attach(child);
       return child.result();
     });
+    if (spec.attach) {
+      const { nodes = spec.bootParameters.nodes, ...options } = spec.attach;
+      const { lunWwid, luksKeyRef, chapRef } = iscsi ?? {};
+      if (!lunWwid || !luksKeyRef) throw permanentFailure(FailureType.InvalidInput, 'attach needs the LUN WWID and the LUKS key reference the nodes wait for: export and encrypt the image, or give them in bootParameters.iscsi');
+      const chap = chapRef ? spec.export?.chap : undefined;
+      phases.attach = await runPhase('attach', (workflowId) =>
+        executeChild(attachNodes, { workflowId, args: [{ ...options, nodes, iscsi: { lunWwid, luksKeyRef, ...(chapRef ? { chapRef } : {}) }, ...(chap ? { chap } : {}) }] }),
+      );
+    }
   }
 
   status.setPhase('done');
@@ -117,8 +129,11 @@ async function checkExistingImage(imageId: string, status: ReturnType<typeof tra
   return checked.link;
 }
 
-/** The iSCSI boot parameters the export and encryption phases imply; what the spec gives wins. */
-function bootIscsi(phases: LifecycleSummary['phases'], given: IscsiBootSpec | undefined): IscsiBootSpec | undefined {
+/**
+ * The iSCSI boot parameters the export and encryption phases imply; what the spec gives wins. An export
+ * with CHAP makes the nodes wait for their credentials under the name of the CHAP user's reference.
+ */
+function bootIscsi(phases: LifecycleSummary['phases'], given: IscsiBootSpec | undefined, chap?: { userRef: string }): IscsiBootSpec | undefined {
   const servers = phases.export?.servers;
   if (!servers?.length) return given;
   const targets = servers.flatMap((server) => server.portals.map((portal) => ({ iqn: server.iqn, address: portal.address, port: portal.port })));
@@ -126,6 +141,7 @@ function bootIscsi(phases: LifecycleSummary['phases'], given: IscsiBootSpec | un
     ...(targets.length ? { targets } : {}),
     lunWwid: servers[0].wwid,
     ...(phases.encrypt ? { luksKeyRef: phases.encrypt.artifact.luks.keyId } : {}),
+    ...(chap ? { chapRef: chap.userRef } : {}),
     ...given,
   };
 }

@@ -11,3 +11,4 @@ export { rollbackBootParameters } from './rollbackBootParameters';
 export { validateInitiators } from './validateInitiators';
 export { validateInitiatorBatch } from './validateInitiatorBatch';
 export { retireImage } from './retireImage';
+export { attachNodes } from './attachNodes';

@@ -2,7 +2,7 @@
 // worker. Concurrency is bounded per server across every activity of the worker process; heartbeats carry
 // {nodesDone, nodesTotal}. CHAP and the LUKS key arrive as references and are resolved here only.
 import { Context } from '@temporalio/activity';
-import { sshRunner } from '../export/commandRunner';
+import { nodeSshRunners } from '../node/ssh';
 import { fileSecretResolver, type SecretResolver } from '../export/secrets';
 import { createFileKeyStore } from '../keys/fileKeyStore';
 import { withKeyFile, type KeyStore } from '../keys/keyStore';
@@ -81,17 +81,19 @@ export function initiatorActivities(settings: InitiatorActivitySettings) {
   };
 }
 
+/** The orchestrator's store of the nodes' CHAP secrets (the validation logs in with them, attach pushes them). */
+export const nodeSecretsFromEnv = (env: NodeJS.ProcessEnv = process.env): SecretResolver =>
+  fileSecretResolver(env.INITIATOR_SECRETS_DIR ?? '/etc/boot-image-orchestrator/secrets');
+
 /** The activities from the orchestrator worker's environment (activities/initiator/README.md). */
 export function createInitiatorActivities(env: NodeJS.ProcessEnv = process.env) {
   const workDir = env.INITIATOR_WORK_DIR ?? '/var/lib/boot-image-orchestrator/initiator';
-  const sshOptions = (env.INITIATOR_SSH_OPTIONS ?? '-o BatchMode=yes -o ConnectTimeout=10').split(/\s+/).filter(Boolean);
-  const sshUser = env.INITIATOR_SSH_USER ?? 'root';
   return initiatorActivities({
     drivers: {
       libiscsi: createLibiscsiDriver({ secretsDir: workDir }),
-      'open-iscsi': createOpenIscsiDriver({ runnerFor: (node) => sshRunner(sshUser ? `${sshUser}@${node}` : node, sshOptions) }),
+      'open-iscsi': createOpenIscsiDriver({ runnerFor: nodeSshRunners(env) }),
     },
-    secrets: fileSecretResolver(env.INITIATOR_SECRETS_DIR ?? '/etc/boot-image-orchestrator/secrets'),
+    secrets: nodeSecretsFromEnv(env),
     keyStore: createFileKeyStore(env.LUKS_KEY_DIR ?? '/etc/boot-image-orchestrator/luks-keys'),
     workDir,
     perServerConcurrency: positiveInteger(env, 'INITIATOR_PER_SERVER_CONCURRENCY', 8),

@@ -36,7 +36,8 @@ export function createLuksActivities({ keyStore, workDir, writeDataArea = usersp
     async encryptFile(raw: EncryptFileInput): Promise<ContainerResult> {
       const input = parseInput(EncryptFileInput, raw);
       const key = input.keyId ? { keyId: input.keyId, fingerprint: await fingerprintOf(keyStore, input.keyId) } : await keyStore.createKey();
-      return encryptToContainer({ keyStore, secretsDir: await secretsDir(), writeDataArea, pbkdf }, { ...input, key, ...activityProgress() });
+      const kdf = input.pbkdf2Iterations ? { pbkdf2Iterations: input.pbkdf2Iterations } : pbkdf;
+      return encryptToContainer({ keyStore, secretsDir: await secretsDir(), writeDataArea, pbkdf: kdf }, { ...input, key, ...activityProgress() });
     },
 
     async verifyEncryptedFile(raw: VerifyEncryptedFileInput): Promise<VerifyReport> {

@@ -13,6 +13,9 @@ const withSectorSize = <T extends { luksVersion: 1 | 2; sectorSize?: 512 | 4096 
   }
 };
 
+/** The key slot's KDF: PBKDF2 at this count instead of cryptsetup's benchmarked default (lib/specs/encryptSpec.ts). */
+const pbkdf2Iterations = z.number().int().min(1000).max(100_000_000).optional();
+
 export const EncryptFileInput = z
   .object({
     /** The plaintext: a raw or squashfs rootfs image on this worker. */
@@ -24,6 +27,7 @@ export const EncryptFileInput = z
     luksVersion,
     /** Default: 4096 for LUKS2, 512 for LUKS1. */
     sectorSize: sectorSize.optional(),
+    pbkdf2Iterations,
   })
   .superRefine(withSectorSize)
   .transform((input) => ({ ...input, sectorSize: input.sectorSize ?? (input.luksVersion === 2 ? 4096 : 512) }));

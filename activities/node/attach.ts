@@ -20,6 +20,18 @@ async function pushSecret(runner: CommandRunner, reference: string, value: strin
 /** The LUKS key, as `bootimg.luks.key=<reference>` makes the hook wait for it. */
 export const pushKey = (runner: CommandRunner, keyRef: string, key: Buffer): Promise<void> => pushSecret(runner, keyRef, key.toString('latin1'));
 
-/** The node's CHAP credentials, as `bootimg.iscsi.chap=<reference>` makes the hook wait for them. */
-export const pushChap = (runner: CommandRunner, chapRef: string, chap: { user: string; password: string }): Promise<void> =>
-  pushSecret(runner, chapRef, `username=${chap.user}\npassword=${chap.password}\n`);
+interface ChapCredentials {
+  user: string;
+  password: string;
+}
+
+/**
+ * The node's CHAP credentials, as `bootimg.iscsi.chap=<reference>` makes the hook wait for them; with
+ * `mutual`, also the target's, which the node then requires the target to prove.
+ */
+export const pushChap = (runner: CommandRunner, chapRef: string, chap: ChapCredentials & { mutual?: ChapCredentials }): Promise<void> =>
+  pushSecret(
+    runner,
+    chapRef,
+    `username=${chap.user}\npassword=${chap.password}\n${chap.mutual ? `username_in=${chap.mutual.user}\npassword_in=${chap.mutual.password}\n` : ''}`,
+  );

@@ -10,6 +10,13 @@ export const EncryptOptionFields = z
     sectorSize: z.union([z.literal(512), z.literal(4096)]).optional(),
     /** Encrypt with a key already in the key store (its id); a new key is made otherwise. */
     keyId: z.string().min(1).optional(),
+    /**
+     * The key slot's KDF: PBKDF2 at this many iterations instead of cryptsetup's benchmarked Argon2id
+     * (LUKS2) or PBKDF2 (LUKS1). The key is 512 random bits, so a cheap KDF loses no strength, while
+     * Argon2id's memory cost (up to 1 GiB, benchmarked on the encrypting host) is paid by every node at
+     * every boot, in its initramfs: too much for small-memory nodes and VMs.
+     */
+    pbkdf2Iterations: z.number().int().min(1000, 'cryptsetup needs at least 1000 PBKDF2 iterations').max(100_000_000).optional(),
     /** Random sectors decrypted independently and compared with the plaintext, besides the reference check. */
     sampleSectors: z.number().int().min(0).max(65536).default(256),
     /** Encrypt again even when the manifest already has a LUKS container of this rootfs. */

@@ -1,7 +1,8 @@
 // The whole image path as one spec: each phase optional, each validated by its own workflow's schema
 // (less what the lifecycle fills in from the phases before it: the image id, the iSCSI targets).
 import { z } from 'zod';
-import { baseParamsRule, UpdateBootParametersFields } from './bootParamsSpec';
+import { AttachOptions } from './attachSpec';
+import { baseParamsRule, NodeSet, UpdateBootParametersFields } from './bootParamsSpec';
 import { CustomizeSpec } from './customizeSpec';
 import { EncryptOptions } from './encryptSpec';
 import { ExportPlacement } from './exportSpec';
@@ -25,11 +26,21 @@ export const LifecycleSpec = z
      */
     validate: ValidateInitiatorsSpec.omit({ imageId: true, manifestPath: true, rootfs: true, iscsi: true, resume: true }).optional(),
     bootParameters: UpdateBootParametersFields.omit({ imageId: true, manifestPath: true }).refine(...baseParamsRule).optional(),
+    /**
+     * After the rollout, push the LUKS key (and the CHAP credentials) to the nodes as they wait in the
+     * project's initramfs (node/README.md); by default to every node of the rollout.
+     */
+    attach: AttachOptions.extend({ nodes: NodeSet.optional() }).strict().optional(),
   })
   .strict()
   .refine((spec) => Boolean(spec.import) !== Boolean(spec.imageId), {
     message: 'give exactly one of `import` (new artifacts) or `imageId` (an image already in IMS)',
     path: ['import'],
   })
-  .refine((spec) => !spec.validate || spec.export, { message: 'validate checks the export: give `export` too', path: ['validate'] });
+  .refine((spec) => !spec.validate || spec.export, { message: 'validate checks the export: give `export` too', path: ['validate'] })
+  .refine((spec) => !spec.attach || spec.bootParameters, { message: 'attach pushes what the rollout\'s boot parameters name: give `bootParameters` too', path: ['attach'] })
+  .refine((spec) => !spec.attach || spec.encrypt || spec.bootParameters?.iscsi?.luksKeyRef, {
+    message: 'attach pushes the LUKS key the nodes wait for: give `encrypt`, or bootParameters.iscsi.luksKeyRef',
+    path: ['attach'],
+  });
 export type LifecycleSpec = z.input<typeof LifecycleSpec>;

@@ -1,6 +1,7 @@
 // Which input schema each startable workflow type has: imagectl validates spec files with it,
 // and the workflow validates its input with the same one, whatever surface started it.
 import type { z } from 'zod';
+import { AttachNodesSpec } from './attachSpec';
 import { RollbackBootParametersSpec, UpdateBootParametersSpec } from './bootParamsSpec';
 import { CustomizeSpec } from './customizeSpec';
 import { EncryptSpec } from './encryptSpec';
@@ -22,6 +23,7 @@ export const workflowInputSchemas: Record<string, z.ZodType> = {
   rollbackBootParameters: RollbackBootParametersSpec,
   validateInitiators: ValidateInitiatorsSpec,
   retireImage: RetireImageSpec,
+  attachNodes: AttachNodesSpec,
 };
 
 export const defaultWorkflowType = 'imageLifecycle';

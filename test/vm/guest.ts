@@ -42,6 +42,8 @@ export interface GuestOptions {
    * line). Ready once its sshd answers the harness's key.
    */
   initrd?: string;
+  /** With `initrd`: boots this kernel image (the image's own, say) instead of the host's; it must be the host's kernel version (the harness's modules). */
+  kernel?: string;
   /** Persistent across reboots (mounted read-write at /vm-state in the guest). */
   stateDir: string;
   memoryMiB?: number;
@@ -66,6 +68,8 @@ export interface Guest {
   run(argv: string[], options?: RunOptions): Promise<{ stdout: string; stderr?: string }>;
   /** Clean power-off (the guest's init stops its services and unmounts its state), QEMU killed after 60 s. */
   stop(): Promise<void>;
+  /** Ends QEMU at once: for a guest whose system has nothing to shut down (a booted image that only reads). */
+  kill(): Promise<void>;
   /** Whether QEMU exits (the guest powered itself off) within `timeoutMs`. */
   poweredOff(timeoutMs: number): Promise<boolean>;
   /** stop(), then a new boot on the same state directory. */
@@ -122,7 +126,7 @@ function qemuArgv(options: GuestOptions, kernel: { version: string; image: strin
 
 export async function startGuest(options: GuestOptions): Promise<Guest> {
   await requireHostTools();
-  const kernel = findKernel();
+  const kernel = options.kernel ? { ...findKernel(), image: options.kernel } : findKernel();
   const initramfs = options.initrd ?? (await buildInitramfs(kernel.version));
   const keys = await harnessKeys();
   const stateDir = path.resolve(options.stateDir);
@@ -209,6 +213,7 @@ export async function startGuest(options: GuestOptions): Promise<Guest> {
     },
     run: (command, runOptions) => runner.run(command, runOptions),
     stop,
+    kill,
     poweredOff: async (timeoutMs) => !qemu || Boolean(exited) || Promise.race([qemu.then(() => true), delay(timeoutMs, false, { ref: false })]),
     async reboot() {
       await stop();
