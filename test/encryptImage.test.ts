@@ -13,7 +13,7 @@ import { MediaType, parseS3Url, structuralProblems, type Manifest } from '../lib
 import { encryptImage } from '../workflows/encryptImage';
 import { objectStore, s3, seedImage } from './helpers/images';
 import { connectClient, uniqueId } from './helpers/temporal';
-import { attemptRowsOf } from './helpers/history';
+import { attemptRowsOf, keyForms, payloadText } from './helpers/history';
 import { startWorkerProcess } from './helpers/workerProcess';
 
 async function waitForPendingActivity(handle: WorkflowHandle, activity: string): Promise<void> {
@@ -49,20 +49,6 @@ async function decryptWithCryptsetup(container: string, key: string, dump: strin
   ]);
   await execa('cryptsetup', ['reencrypt', '--batch-mode', '--decrypt', '--force-offline-reencrypt', '--resilience', 'none', '--header', header, '--key-file', key, data]);
   return fs.readFileSync(data);
-}
-
-/** Every byte string in a history (payload data, failure details), decoded as text. */
-function payloadText(value: unknown): string {
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
-  if (Array.isArray(value)) return value.map(payloadText).join('\n');
-  if (value && typeof value === 'object') return Object.values(value).map(payloadText).join('\n');
-  return typeof value === 'string' ? value : '';
-}
-
-/** The key as text, and its bytes (text and decoded) in hex and base64: none may appear in a history. */
-function keyForms(key: Buffer): string[] {
-  const raw = Buffer.from(key.toString('utf8'), 'base64url');
-  return [key.toString('utf8'), ...[key, raw].flatMap((bytes) => [bytes.toString('hex'), bytes.toString('base64'), bytes.toString('base64url')])];
 }
 
 describe('encryptImage (dev stack, cryptsetup + userspace AES-XTS)', () => {

@@ -240,21 +240,32 @@ export function createTgtDriver(settings: TgtDriverSettings): TargetDriver {
     // The record is written as each export is made: there is nothing more to save.
     saveConfig: async () => ({ saved: true, path: settings.recordFile }),
 
+    // While tgtd is offline it answers logins with a target error, which initiators retry; a target not
+    // yet re-created, or its ACL not yet bound, would answer "not found" or "forbidden", after which
+    // open-iscsi gives up on the session for good (a node's path would never come back).
     restoreConfig: (context = {}) =>
       serially(async (): Promise<RestoreResult> => {
         const record = await readRecord(settings.recordFile);
         const restored: string[] = [];
         const failed: string[] = [];
+        const entries = record.exports.filter((e) => e.complete);
+        if (!entries.length) return { server, restored, failed };
         const byTargetAndLun = (a: RecordedExport, b: RecordedExport) => a.targetIqn.localeCompare(b.targetIqn) || a.lun - b.lun;
-        for (const entry of record.exports.filter((e) => e.complete).sort(byTargetAndLun)) {
-          const identity = lunIdentity(entry);
-          try {
-            const result = await ensureExport({ ...entry, identity }, context, record);
-            if (result.changes.length) restored.push(`${result.iqn} LUN ${result.lun} (serial ${result.serial})`);
-          } catch (error) {
-            if (context.signal?.aborted) throw error;
-            failed.push(`${entry.targetIqn} LUN ${entry.lun} (serial ${identity.serial}): ${(error as Error).message}`);
+        const setState = (state: 'offline' | 'ready') => session(context).tgtadm(['--op', 'update', '--mode', 'sys', '--name', 'State', '-v', state]);
+        await setState('offline');
+        try {
+          for (const entry of entries.sort(byTargetAndLun)) {
+            const identity = lunIdentity(entry);
+            try {
+              const result = await ensureExport({ ...entry, identity }, context, record);
+              if (result.changes.length) restored.push(`${result.iqn} LUN ${result.lun} (serial ${result.serial})`);
+            } catch (error) {
+              if (context.signal?.aborted) throw error;
+              failed.push(`${entry.targetIqn} LUN ${entry.lun} (serial ${identity.serial}): ${(error as Error).message}`);
+            }
           }
+        } finally {
+          await setState('ready');
         }
         return { server, restored, failed };
       }, context.signal),

@@ -13,6 +13,10 @@ export interface HostTgtd {
 
 export async function startHostTgtd(settings: { address: string; controlPort: number; port?: number }): Promise<HostTgtd> {
   const { address, controlPort, port = 3260 } = settings;
+  // A tgtd left by an interrupted run would answer in place of this one (which could not bind).
+  if ((await execa('tgtadm', ['-C', String(controlPort), '--op', 'show', '--mode', 'sys'], { reject: false })).exitCode === 0) {
+    throw new Error(`a tgtd already answers on control port ${controlPort} (left by an interrupted run?): stop it with tgtadm -C ${controlPort} (State offline, delete its targets --force, delete the system --force)`);
+  }
   const daemon = execa('/usr/sbin/tgtd', ['-f', '-C', String(controlPort), '--iscsi', `portal=${address}:${port}`], { reject: false, all: true, stdin: 'ignore' });
   let exited = false;
   void daemon.then(() => (exited = true));

@@ -233,18 +233,23 @@ describe('a node boots the lifecycle’s image from its BSS entry, fails over, a
     timings.push(`node booted image B: SSH in the initramfs ${b.guest.bootSeconds.toFixed(1)} s, root switched ${((performance.now() - b.started) / 1000).toFixed(1)} s after QEMU started`);
     const firstPass = await consoleLine(b.guest, /^sample-init: read pass 2:/, 300, switched.index);
     let log = fs.readFileSync(b.guest.consoleLog, 'utf8');
+    console.log(`node B's boot (kernel uptime per stage):\n${log.split('\n').filter((line) => line.startsWith('bootimg: ')).join('\n')}`);
     for (const address of Object.values(nodePortals)) expect(log).toContain(`logged in to ${defaultTargetPrefix}ib-b-${run} at ${address}:3260`);
     expect(log).toContain(`CHAP credentials for ${chap.user} received, file removed`);
     expect(log).toContain(`multipath map ${wwidB}: 2 active paths`);
     expect(log).toMatch(/dm-crypt open: type: LUKS2 cipher: aes-xts-plain64 mode: readonly/);
     expect(log).toContain(`sample-init: ${markerPath}: ${markers.b}`);
     expect(log).toMatch(/^sample-init: storage daemons still running: iscsid multipathd $/m);
+    expect(log).toMatch(/^sample-init: root: overlay overlay \S*lowerdir=\/bootimg\/lower/m);
+    expect(log).toMatch(/^sample-init: device-mapper bootimg-root \(CRYPT-LUKS2-/m);
+    expect(log).toContain(`key file /dev/shm/${lifecycleB.phases.encrypt!.artifact.luks.keyId} removed`);
 
     // One portal goes away: the host's tgtd stops under the node's reads.
     await tgtd.stop();
     const down = await consoleLine(b.guest, /^sample-init: read pass \d+: ok .* paths:.*=(?!running)\S+/, 300, firstPass.index);
     const readOnOnePath = await consoleLine(b.guest, /^sample-init: read pass \d+: ok /, 120, down.index + 1);
-    // It comes back: a new tgtd, and the agent's record restores every export it had.
+    // The server comes back: a new tgtd, and the agent's record restores every export, ACL and CHAP account
+    // it had, with tgtd offline meanwhile (so the node's retried logins wait instead of giving up); the path returns.
     tgtd = await startHostTgtd({ address: addresses.tgt, controlPort: tgtControlPort });
     const restored = await tgtDriver.restoreConfig();
     expect(restored.failed).toEqual([]);
