@@ -43,7 +43,7 @@ async function consoleLine(guest: Guest, pattern: RegExp, seconds: number): Prom
   }
 }
 
-describe('a compute node boots the image with the project initramfs', () => {
+describe('the project initramfs on a node', () => {
   const servers: HostTgtd[] = [];
   const guests: Guest[] = [];
   const keyStore = createFileKeyStore(path.join(workDir, 'keys'));
