@@ -10,8 +10,8 @@ DEBIAN_PACKAGES=(tgt libiscsi-bin cryptsetup-bin squashfs-tools qemu-utils qemu-
 DEBIAN_PACKAGES+=(qemu-system-x86 linux-image-amd64 busybox-static cpio targetcli-fb open-iscsi multipath-tools
   dbus openssh-server openssh-client socat kmod udev iproute2)
 # The compute-node initramfs (node/initramfs/build.ts) is packed from these: dropbear-bin is its sshd (no daemon
-# package), the others are above.
-DEBIAN_PACKAGES+=(dropbear-bin dmsetup)
+# package), the others are above; its initramfs-tools flavour (node/initramfs-tools) is made by mkinitramfs.
+DEBIAN_PACKAGES+=(dropbear-bin dmsetup initramfs-tools)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

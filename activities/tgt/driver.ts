@@ -242,17 +242,18 @@ export function createTgtDriver(settings: TgtDriverSettings): TargetDriver {
 
     // While tgtd is offline it answers logins with a target error, which initiators retry; a target not
     // yet re-created, or its ACL not yet bound, would answer "not found" or "forbidden", after which
-    // open-iscsi gives up on the session for good (a node's path would never come back).
+    // open-iscsi gives up on the session for good (a node's path would never come back). So the restore
+    // runs offline and ends by setting tgtd ready: a tgtd started offline (workers/systemd/tgt.service.d)
+    // serves once its exports are back.
     restoreConfig: (context = {}) =>
       serially(async (): Promise<RestoreResult> => {
         const record = await readRecord(settings.recordFile);
         const restored: string[] = [];
         const failed: string[] = [];
         const entries = record.exports.filter((e) => e.complete);
-        if (!entries.length) return { server, restored, failed };
         const byTargetAndLun = (a: RecordedExport, b: RecordedExport) => a.targetIqn.localeCompare(b.targetIqn) || a.lun - b.lun;
         const setState = (state: 'offline' | 'ready') => session(context).tgtadm(['--op', 'update', '--mode', 'sys', '--name', 'State', '-v', state]);
-        await setState('offline');
+        if (entries.length) await setState('offline');
         try {
           for (const entry of entries.sort(byTargetAndLun)) {
             const identity = lunIdentity(entry);

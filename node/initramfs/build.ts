@@ -8,7 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
-import { moduleLoadOrder } from './modules';
+import { buildInitramfsToolsImage } from '../initramfs-tools/build';
+import { bootModules, moduleLoadOrder, requestedModules } from './modules';
 
 export interface NodeInitramfsOptions {
   kernelVersion: string;
@@ -20,11 +21,6 @@ export interface NodeInitramfsOptions {
 }
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
-
-/** Loaded by bootimg-root at boot; modprobe brings their dependencies. */
-const bootModules = ['virtio_pci', 'virtio_net', 'sd_mod', 'iscsi_tcp', 'dm_multipath', 'dm_round_robin', 'dm_service_time', 'dm_crypt', 'squashfs', 'overlay'];
-/** Shipped for the kernel to request: dm-crypt's cipher, iscsi_tcp's digest, cryptsetup's AF_ALG. */
-const requestedModules = ['xts', 'aesni_intel', 'crc32c_generic', 'crc32c_intel', 'af_alg', 'algif_skcipher', 'algif_hash'];
 
 const programs = [
   '/usr/sbin/iscsid',
@@ -108,6 +104,7 @@ export async function buildNodeInitramfs(options: NodeInitramfsOptions): Promise
     await execa('depmod', ['-b', tree, kernelVersion]);
 
     copy(here('./bootimg-root'), '/init');
+    copy(here('./bootimg-lib.sh'), '/etc/bootimg/lib.sh');
     copy(here('./iscsid.conf'), '/etc/bootimg/iscsid.conf');
     copy(here('./multipath.conf'), '/etc/bootimg/multipath.conf');
     copy(here('./udhcpc.script'), '/etc/bootimg/udhcpc.script');
@@ -132,12 +129,17 @@ export async function buildNodeInitramfs(options: NodeInitramfsOptions): Promise
 
 if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({
-    options: { kernel: { type: 'string' }, 'authorized-keys': { type: 'string' }, output: { type: 'string' }, module: { type: 'string', multiple: true } },
+    options: { kernel: { type: 'string' }, 'authorized-keys': { type: 'string' }, output: { type: 'string' }, module: { type: 'string', multiple: true }, flavour: { type: 'string', default: 'bootimg' } },
   });
-  if (!values.kernel || !values['authorized-keys'] || !values.output) {
-    console.error('usage: npm run build:initramfs -- --kernel <version> --authorized-keys <file> --output <file> [--module <name> ...]');
+  const flavours: Record<string, (options: NodeInitramfsOptions) => Promise<{ output: string; bytes: number }>> = {
+    bootimg: buildNodeInitramfs,
+    'initramfs-tools': buildInitramfsToolsImage,
+  };
+  const build = Object.hasOwn(flavours, values.flavour) ? flavours[values.flavour] : undefined;
+  if (!values.kernel || !values['authorized-keys'] || !values.output || !build) {
+    console.error('usage: npm run build:initramfs -- --kernel <version> --authorized-keys <file> --output <file> [--module <name> ...] [--flavour bootimg|initramfs-tools]');
     process.exit(2);
   }
-  const built = await buildNodeInitramfs({ kernelVersion: values.kernel, authorizedKeys: values['authorized-keys'], output: values.output, extraModules: values.module });
+  const built = await build({ kernelVersion: values.kernel, authorizedKeys: values['authorized-keys'], output: values.output, extraModules: values.module });
   console.log(`${built.output}: ${(built.bytes / 1024 / 1024).toFixed(1)} MiB`);
 }

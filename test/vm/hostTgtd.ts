@@ -11,13 +11,19 @@ export interface HostTgtd {
   stop(): Promise<void>;
 }
 
-export async function startHostTgtd(settings: { address: string; controlPort: number; port?: number }): Promise<HostTgtd> {
-  const { address, controlPort, port = 3260 } = settings;
+/**
+ * `offline`: the system is offline before its portal opens (tgtd starts on a placeholder port, set offline,
+ * then given its portal), as a restarted server is until its agent's restore sets it ready: initiators
+ * logging in again get a retryable target error, never "target not found" from a tgtd not yet restored.
+ */
+export async function startHostTgtd(settings: { address: string; controlPort: number; port?: number; offline?: boolean }): Promise<HostTgtd> {
+  const { address, controlPort, port = 3260, offline = false } = settings;
   // A tgtd left by an interrupted run would answer in place of this one (which could not bind).
   if ((await execa('tgtadm', ['-C', String(controlPort), '--op', 'show', '--mode', 'sys'], { reject: false })).exitCode === 0) {
     throw new Error(`a tgtd already answers on control port ${controlPort} (left by an interrupted run?): stop it with tgtadm -C ${controlPort} (State offline, delete its targets --force, delete the system --force)`);
   }
-  const daemon = execa('/usr/sbin/tgtd', ['-f', '-C', String(controlPort), '--iscsi', `portal=${address}:${port}`], { reject: false, all: true, stdin: 'ignore' });
+  const portal = `${address}:${offline ? port + 1 : port}`;
+  const daemon = execa('/usr/sbin/tgtd', ['-f', '-C', String(controlPort), '--iscsi', `portal=${portal}`], { reject: false, all: true, stdin: 'ignore' });
   let exited = false;
   void daemon.then(() => (exited = true));
 
@@ -41,6 +47,11 @@ export async function startHostTgtd(settings: { address: string; controlPort: nu
       throw new Error(`tgtd on ${address}:${port} (control port ${controlPort}) did not answer tgtadm within 10 s: ${probe.stderr}`);
     }
     await delay(200);
+  }
+  if (offline) {
+    await tgtadm(controlPort, ['--op', 'update', '--mode', 'sys', '--name', 'State', '-v', 'offline']);
+    await tgtadm(controlPort, ['--op', 'new', '--mode', 'portal', '--param', `portal=${address}:${port}`]);
+    await tgtadm(controlPort, ['--op', 'delete', '--mode', 'portal', '--param', `portal=${portal}`]);
   }
   return { address, port, controlPort, stop };
 }

@@ -1,8 +1,9 @@
 // A compute node boots what the lifecycle made of an image (issue 17), end to end with the project's own
-// workflows on a real orchestrator worker process: image A is imported (the Debian kernel, the project's
-// node initramfs, a squashfs with a small userland), LUKS2-encrypted, exported from a LIO target in a guest
-// and from a tgtd on the host, and put in the node's BSS entry. Then image B, customized from A by CFS
-// (a marker file), goes the same way and its attach phase waits; a node guest boots the kernel, initrd and
+// workflows on a real orchestrator worker process: image A is imported (the Debian kernel, the node
+// initramfs built the initramfs-tools way, a squashfs with a small userland), LUKS2-encrypted, exported
+// from a LIO target in a guest and from a tgtd on the host, and put in the node's BSS entry. Then image B
+// (the same squashfs, the project's own initramfs), customized by CFS (a marker file), goes the same way
+// and its attach phase waits; a node guest boots the kernel, initrd and
 // command line of its BSS entry, gets its CHAP credentials and key pushed, logs in to both portals,
 // assembles two multipath paths, opens dm-crypt, mounts the squashfs and switches root: the booted system
 // prints B's marker. The host's tgtd then stops and the node keeps reading through the LIO path; it comes
@@ -28,6 +29,7 @@ import { defaultTargetPrefix } from '../../lib/exportLayout';
 import { parseS3Url } from '../../lib/manifest';
 import { iscsiServerTaskQueue } from '../../lib/taskQueues';
 import { buildNodeInitramfs } from '../../node/initramfs/build';
+import { buildInitramfsToolsImage } from '../../node/initramfs-tools/build';
 import { attachNodes } from '../../workflows/attachNodes';
 import { imageLifecycle, type LifecycleSummary } from '../../workflows/imageLifecycle';
 import { rollbackBootParameters } from '../../workflows/rollbackBootParameters';
@@ -55,7 +57,8 @@ const markerPath = '/etc/boot-image-marker';
 const markers = { a: `image A of run ${run}`, b: `customized by CFS in run ${run}` };
 const chap = { user: `ib-node-${run}`, password: randomBytes(12).toString('base64url') };
 const chapRefs = { userRef: 'chap/user', secretRef: 'chap/password' };
-const siteParams = `console=ttyS0 bootimg.iscsi.initiator=${nodeIqn} bootimg.net=eth0:10.0.2.15/24:10.0.2.2 sample.read_passes=150`;
+// boot=bootimg selects the initramfs-tools flavour's boot script (image A); the project's own /init (B) ignores it.
+const siteParams = `console=ttyS0 boot=bootimg bootimg.iscsi.initiator=${nodeIqn} bootimg.net=eth0:10.0.2.15/24:10.0.2.2 sample.read_passes=150`;
 const bssPath = '/apis/bss/boot/v1/bootparameters';
 const csm = new CsmClient(devStack.csm);
 
@@ -95,7 +98,8 @@ describe('a node boots the lifecycle’s image from its BSS entry, fails over, a
   let agents: { stop(): Promise<void> };
   let orchestrator: WorkerProcess;
   let taskQueue: string;
-  let initrd: string;
+  /** Image A's initramfs is the initramfs-tools flavour, B's the project's own (node/README.md). */
+  const initrds = { a: '', b: '' };
   const secretsDir = path.join(workDir, 'secrets');
   const nodeGuests: Guest[] = [];
   const timings: string[] = [];
@@ -107,9 +111,11 @@ describe('a node boots the lifecycle’s image from its BSS entry, fails over, a
       fs.writeFileSync(path.join(secretsDir, ref), value, { mode: 0o600 });
     }
     tgtd = await startHostTgtd({ address: addresses.tgt, controlPort: tgtControlPort });
-    [lio, initrd] = await Promise.all([
+    const initramfs = { kernelVersion: findKernel().version, authorizedKeys: (await harnessKeys()).publicKey };
+    [lio, initrds.a, initrds.b] = await Promise.all([
       startGuest({ name: 'ib-lio', role: 'lio', stateDir: path.join(workDir, 'lio'), ssh: { address: addresses.lio, port: 2222 }, hostForwards: [{ address: addresses.lio, port: 3260, guestPort: 3260 }] }),
-      harnessKeys().then(async (keys) => (await buildNodeInitramfs({ kernelVersion: findKernel().version, authorizedKeys: keys.publicKey, output: path.join(workDir, 'node-initramfs.cpio') })).output),
+      buildInitramfsToolsImage({ ...initramfs, output: path.join(workDir, 'initramfs-tools.img') }).then((built) => built.output),
+      buildNodeInitramfs({ ...initramfs, output: path.join(workDir, 'node-initramfs.cpio') }).then((built) => built.output),
     ]);
     timings.push(`lio guest booted in ${lio.bootSeconds.toFixed(1)} s`);
 
@@ -189,7 +195,7 @@ describe('a node boots the lifecycle’s image from its BSS entry, fails over, a
       workflowId: uniqueId('ib-a'),
       args: [{
         name: `ib-a-${run}`,
-        import: { rootfs: { file: sample.rootfs }, kernel: { file: findKernel().image }, initrd: { file: initrd } },
+        import: { rootfs: { file: sample.rootfs }, kernel: { file: findKernel().image }, initrd: { file: initrds.a } },
         encrypt,
         export: exportTo(`ib-a-${run}`),
         bootParameters: { nodes: node, iscsi: { targets: bootTargets(`ib-a-${run}`) } },
@@ -204,7 +210,7 @@ describe('a node boots the lifecycle’s image from its BSS entry, fails over, a
       workflowId: uniqueId('ib-b'),
       args: [{
         name: `ib-b-${run}`,
-        imageId: lifecycleA.imageId,
+        import: { rootfs: { file: sample.rootfs }, kernel: { file: findKernel().image }, initrd: { file: initrds.b } },
         customize: { configuration: `ib-${run}`, layers: [{ name: 'marker', ...layer }] },
         encrypt,
         export: exportTo(`ib-b-${run}`),
@@ -248,9 +254,10 @@ describe('a node boots the lifecycle’s image from its BSS entry, fails over, a
     await tgtd.stop();
     const down = await consoleLine(b.guest, /^sample-init: read pass \d+: ok .* paths:.*=(?!running)\S+/, 300, firstPass.index);
     const readOnOnePath = await consoleLine(b.guest, /^sample-init: read pass \d+: ok /, 120, down.index + 1);
-    // The server comes back: a new tgtd, and the agent's record restores every export, ACL and CHAP account
-    // it had, with tgtd offline meanwhile (so the node's retried logins wait instead of giving up); the path returns.
-    tgtd = await startHostTgtd({ address: addresses.tgt, controlPort: tgtControlPort });
+    // The server comes back, offline (as tgt.service with the project's drop-in starts it), and the agent's
+    // record restores every export, ACL and CHAP account it had, then sets it ready: the node's retried
+    // logins meanwhile get a target error and go on retrying instead of giving up; the path returns.
+    tgtd = await startHostTgtd({ address: addresses.tgt, controlPort: tgtControlPort, offline: true });
     const restored = await tgtDriver.restoreConfig();
     expect(restored.failed).toEqual([]);
     expect(restored.restored.join('\n')).toContain(`${defaultTargetPrefix}ib-b-${run}`);
