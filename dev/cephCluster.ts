@@ -38,6 +38,10 @@ osd pool default size = 1
 osd pool default min size = 1
 osd pool default pg num = 8
 osd pool default pgp num = 8
+# the OSD's own crush commands at start can race its first monmap (a zero fsid: 'wrong fsid', and it exits):
+# it is placed in the crush map before it starts instead
+osd crush update on start = false
+osd class update on start = false
 osd objectstore = memstore
 memstore device bytes = ${8 * 1024 ** 3}
 run dir = ${dir}/run
@@ -89,9 +93,18 @@ function startDaemon(name: string, argv: string[]): void {
 let stopping = false;
 async function stop(exitCode: number): Promise<void> {
   stopping = true;
-  // The OSD's memstore would write every object to disk on a clean stop, for a cluster that is never reused.
-  for (const { name, child } of [...daemons].reverse()) child.kill(name === 'osd' ? 'SIGKILL' : 'SIGTERM');
-  await Promise.all(daemons.map(({ child }) => (child.exitCode === null && child.signalCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined)));
+  // radosgw first, while the OSD its shutdown talks to is still there; within the stack's 15 s for the
+  // whole stop. The OSD's memstore would write every object to disk on a clean stop, for a cluster that
+  // is never reused: killed.
+  for (const { name, child } of [...daemons].reverse()) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(name === 'osd' ? 'SIGKILL' : 'SIGTERM');
+    if (!(await Promise.race([exited.then(() => true), sleep(4_000).then(() => false)]))) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  }
   fs.rmSync(childPidsFile, { force: true });
   process.exit(exitCode);
 }
@@ -116,6 +129,7 @@ async function build(): Promise<void> {
 
   const osdUuid = randomUUID();
   await ceph('osd', 'new', osdUuid, '0');
+  await ceph('osd', 'crush', 'add', 'osd.0', '1', 'root=default', 'host=devstack');
   await execa('ceph-osd', ['-c', conf, '-i', '0', '--mkfs', '--osd-uuid', osdUuid]);
   startDaemon('osd', ['ceph-osd', '-i', '0']);
   await waitUntil('ceph-osd', async () => JSON.parse((await ceph('osd', 'stat', '-f', 'json')).stdout).num_up_osds === 1, { timeoutMs: 30_000 });
