@@ -24,6 +24,13 @@ const controlPortBase = stackIndex * 100;
 // adds a 127.0.0.1 listener for each of its ports: both move by port too.
 const portOffset = stackIndex * 10;
 
+/** The S3 servers the stack runs: SeaweedFS, and Ceph RGW (CSM's S3) as a one-node cluster. */
+export const s3Backends = ['seaweedfs', 'rgw'] as const;
+export type S3Backend = (typeof s3Backends)[number];
+const s3Backend = env('S3_BACKEND', 'seaweedfs') as S3Backend;
+if (!s3Backends.includes(s3Backend)) throw new Error(`S3_BACKEND must be one of ${s3Backends.join(', ')}, not "${s3Backend}"`);
+const s3Endpoints: Record<S3Backend, string> = { seaweedfs: `http://${net}.1:${8333 + portOffset}`, rgw: `http://${net}.4:8333` };
+
 export interface IscsiServer {
   /** Host name: also names the task queue of the agent running on that server. */
   name: string;
@@ -42,7 +49,9 @@ export const devStack = {
     taskQueue: env('IMAGE_TASK_QUEUE', 'boot-image'),
   },
   s3: {
-    endpoint: env('S3_ENDPOINT', `http://${net}.1:${8333 + portOffset}`),
+    /** The backend the workers, imagectl and the tests' own S3 client use (S3_BACKEND; SeaweedFS by default). */
+    backend: s3Backend,
+    endpoint: env('S3_ENDPOINT', s3Endpoints[s3Backend]),
     region: env('S3_REGION', 'us-east-1'),
     accessKeyId: env('S3_ACCESS_KEY_ID', 'devstack-admin'),
     secretAccessKey: env('S3_SECRET_ACCESS_KEY', 'devstack-secret-key-0123456789'),
@@ -51,7 +60,11 @@ export const devStack = {
     seaweedMasterUrl: `http://${net}.1:${19333 + portOffset}`,
     /** SeaweedFS's volume server and filer (each also listens on its port + 10000 for gRPC). */
     seaweedPorts: { volume: 18080 + portOffset, filer: 18888 + portOffset },
+    /** Both servers run in every stack, whichever is the backend: the S3 suites run against each. */
+    endpoints: s3Endpoints,
   },
+  /** The one-node Ceph cluster behind RGW: its monitor, OSD and radosgw all listen on this address. */
+  ceph: { address: `${net}.4`, monPort: 6789, dir: path.join(stateDir, 'ceph') },
   csm: {
     url: env('CSM_API_URL', `http://${net}.1:8444`),
     clientId: env('CSM_CLIENT_ID', 'admin-client'),

@@ -122,7 +122,7 @@ const s3: Service = {
       }),
       { mode: 0o600 },
     );
-    const url = new URL(devStack.s3.endpoint);
+    const url = new URL(devStack.s3.endpoints.seaweedfs);
     return [
       // Logs to stderr only (the service log under .dev/logs), not also to files in /tmp.
       venvBin('weed'), '-logtostderr', 'server',
@@ -134,19 +134,36 @@ const s3: Service = {
       '-s3', '-s3.port', url.port, '-s3.port.iceberg', '0', '-s3.port.lance', '0', '-s3.config', s3ConfigFile,
     ];
   },
-  listens: () => [hostPort(devStack.s3.endpoint)],
-  healthy: async () => {
-    await createS3Client(devStack.s3).send(new ListBucketsCommand({}));
-    return true;
-  },
-  afterStart: async () => {
-    const client = createS3Client(devStack.s3);
-    const existing = new Set((await client.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name));
-    for (const bucket of devStack.s3.buckets) {
-      if (!existing.has(bucket)) await client.send(new CreateBucketCommand({ Bucket: bucket }));
-    }
-  },
+  listens: () => [hostPort(devStack.s3.endpoints.seaweedfs)],
+  healthy: () => s3Answers(devStack.s3.endpoints.seaweedfs),
+  afterStart: () => createBuckets(devStack.s3.endpoints.seaweedfs),
   startTimeoutMs: 60_000,
+};
+
+const s3Client = (endpoint: string) => createS3Client({ ...devStack.s3, endpoint });
+
+/** Healthy: answers a signed request with the stack's keys. */
+async function s3Answers(endpoint: string): Promise<boolean> {
+  await s3Client(endpoint).send(new ListBucketsCommand({}));
+  return true;
+}
+
+async function createBuckets(endpoint: string): Promise<void> {
+  const client = s3Client(endpoint);
+  const existing = new Set((await client.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name));
+  for (const bucket of devStack.s3.buckets) {
+    if (!existing.has(bucket)) await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  }
+}
+
+/** Ceph RGW: dev/cephCluster.ts builds a fresh one-node cluster and runs its daemons (see there). */
+const rgw: Service = {
+  name: 'rgw',
+  argv: () => tsNode('dev/cephCluster.ts'),
+  listens: () => [hostPort(devStack.s3.endpoints.rgw), { host: devStack.ceph.address, port: devStack.ceph.monPort }],
+  healthy: () => s3Answers(devStack.s3.endpoints.rgw),
+  afterStart: () => createBuckets(devStack.s3.endpoints.rgw),
+  startTimeoutMs: 90_000,
 };
 
 function iscsiTarget(server: IscsiServer): Service {
@@ -217,7 +234,7 @@ function iscsiServerAgent(server: IscsiServer): Service {
 }
 
 export function services(): Service[] {
-  const list = [temporal, s3, ...devStack.iscsiServers.map(iscsiTarget)];
+  const list = [temporal, s3, rgw, ...devStack.iscsiServers.map(iscsiTarget)];
   if (fs.existsSync(path.join(projectRoot, 'sim', 'main.ts'))) list.push(csmSimulator);
   list.push(orchestratorWorker, ...devStack.iscsiServers.map(iscsiServerAgent));
   return list;

@@ -12,6 +12,9 @@ DEBIAN_PACKAGES+=(qemu-system-x86 linux-image-amd64 busybox-static cpio targetcl
 # The compute-node initramfs (node/initramfs/build.ts) is packed from these: dropbear-bin is its sshd (no daemon
 # package), the others are above; its initramfs-tools flavour (node/initramfs-tools) is made by mkinitramfs.
 DEBIAN_PACKAGES+=(dropbear-bin dmsetup initramfs-tools)
+# The second S3 backend (S3_BACKEND=rgw, and the tests that run on both): a one-node Ceph cluster with radosgw,
+# run by the dev stack under .dev/ceph, never as the host's systemd units (see the policy-rc.d below).
+DEBIAN_PACKAGES+=(ceph-mon ceph-osd radosgw ceph-common)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -24,7 +27,7 @@ if ((${#missing[@]})); then
     exit 1
   fi
   echo "setup: installing Debian packages: ${missing[*]}"
-  # sshd, iscsid and multipathd start on install wherever they can; they run only inside the VM guests,
+  # sshd, iscsid, multipathd and the Ceph daemons start on install wherever they can; they run only inside the VM guests,
   # never on this host: deny service starts during the install (Debian's policy-rc.d), as containers do.
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d

@@ -1,5 +1,5 @@
 // dev/stack.ts up|down|status: the embedded dev stack, idempotent, health-checked, stopped by PID.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { devStack } from './config';
 import { isRunning, logFile, readRecord, startProcess, stopProcess, waitUntil } from './processes';
@@ -7,18 +7,19 @@ import { services, tcpOpen, type Service } from './services';
 
 async function up(): Promise<void> {
   for (const service of services()) await ensureUp(service);
-  console.log(`dev stack ready: Temporal ${devStack.temporal.address} (UI ${devStack.temporal.uiUrl}), S3 ${devStack.s3.endpoint}`);
+  console.log(`dev stack ready: Temporal ${devStack.temporal.address} (UI ${devStack.temporal.uiUrl}), S3 ${devStack.s3.endpoint} (${devStack.s3.backend}; RGW ${devStack.s3.endpoints.rgw}, SeaweedFS ${devStack.s3.endpoints.seaweedfs})`);
 }
 
 async function ensureUp(service: Service): Promise<void> {
   const record = readRecord(service.name);
-  const codeHash = service.codeHash?.();
+  // The environment counts as code: switching S3_BACKEND (or another setting) restarts the workers and simulator.
+  const codeHash = service.codeHash && `${service.codeHash()}-${createHash('sha256').update(JSON.stringify(service.env?.() ?? {})).digest('hex').slice(0, 8)}`;
   if (isRunning(record)) {
     if (record.codeHash === codeHash) {
       await waitUntil(service.name, () => service.healthy(record), { timeoutMs: service.startTimeoutMs, logName: service.name });
       return;
     }
-    console.log(`${service.name}: code changed, restarting`);
+    console.log(`${service.name}: code or settings changed, restarting`);
     await stopProcess(service.name, service.stop);
   }
   for (const { host, port } of service.listens?.() ?? []) {

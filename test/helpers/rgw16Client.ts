@@ -1,23 +1,27 @@
-// An S3 client in front of the real S3 server that answers the way Ceph RGW 16 (CSM's S3) does, checked
-// by hand on that RGW: GetObjectAttributes fails (the SDK sees a body it cannot parse from a 500), and a
-// HEAD with partNumber answers with the whole object's length, not the part's.
+// An S3 client of a server that tells no part layout, as Ceph RGW 16 (CSM's S3) does: GetObjectAttributes
+// fails (the SDK sees a body it cannot parse from a 500), and a HEAD with partNumber answers with the
+// whole object's length, not the part's. On RGW that is the real server; on SeaweedFS, which does tell,
+// the client makes it answer that way. Either way it counts the calls that ask for a layout.
 import { createS3Client } from '../../activities/s3/client';
-import { devStack } from '../../dev/config';
+import type { S3Server } from './s3Servers';
 
-export function rgw16Client() {
+export function rgw16Client(server: S3Server) {
   const calls = { attributes: 0, partHeads: 0 };
-  const client = createS3Client(devStack.s3);
+  const client = createS3Client(server.settings);
+  const emulate = server.backend !== 'rgw';
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const input = args.input as { PartNumber?: number };
       if (context.commandName === 'GetObjectAttributesCommand') {
         calls.attributes++;
+        if (!emulate) return next(args);
         throw Object.assign(new Error('Deserialization error: to see the raw response, inspect the hidden field {error}.$response on this object. char \'I\' is not expected.:1:1'), {
           $metadata: { httpStatusCode: 500 },
         });
       }
       if (context.commandName !== 'HeadObjectCommand' || !input.PartNumber) return next(args);
       calls.partHeads++;
+      if (!emulate) return next(args);
       const { PartNumber, ...whole } = input;
       void PartNumber;
       return next({ ...args, input: whole });

@@ -1,4 +1,4 @@
-// Uploads to the real S3 server of the dev stack, through a proxy that counts the body bytes sent:
+// Uploads to each of the dev stack's S3 servers, through a proxy that counts the body bytes sent:
 // ETags predicted from one read, resume after a killed attempt (bytes sent again measured), abort,
 // corruption detection and bad input.
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
@@ -12,6 +12,7 @@ import { createS3Client } from '../../activities/s3/client';
 import { pendingUploadsOfKey } from '../../activities/s3/multipart';
 import type { UploadProgress, UploadResult } from '../../activities/s3/upload';
 import { devStack } from '../../dev/config';
+import { s3Servers } from '../helpers/s3Servers';
 import { startS3Proxy, type S3Proxy } from '../helpers/s3Proxy';
 import { uniqueId } from '../helpers/temporal';
 import { MiB, expectedEtag, failureOf, makeFile, scratchDir } from './support';
@@ -19,14 +20,14 @@ import { MiB, expectedEtag, failureOf, makeFile, scratchDir } from './support';
 const bucket = 'boot-images';
 const partSize = 5 * MiB;
 
-describe('uploadArtifact against the real S3 server', () => {
+describe.each(s3Servers)('uploadArtifact on $backend', (server) => {
   let proxy: S3Proxy;
   let s3: ReturnType<typeof createS3Client>;
   let activities: ReturnType<typeof createS3ImportActivities>;
   beforeAll(async () => {
     // Upload bodies go at 20 MiB/s, so an attempt can be stopped while parts are on the wire.
-    proxy = await startS3Proxy(devStack.s3.endpoint, { uploadBytesPerSecond: 20 * MiB });
-    s3 = createS3Client({ ...devStack.s3, endpoint: proxy.endpoint });
+    proxy = await startS3Proxy(server.settings.endpoint, { uploadBytesPerSecond: 20 * MiB });
+    s3 = createS3Client({ ...server.settings, endpoint: proxy.endpoint });
     activities = createS3ImportActivities(s3, { partsInFlight: 2, partSizeMiB: 5 });
   });
   afterAll(() => proxy.close());
@@ -134,7 +135,7 @@ describe('uploadArtifact against the real S3 server', () => {
   });
 
   it('reports ArtifactCorrupt when a part arrives damaged (S3 checks its Content-MD5)', async () => {
-    const damaging = createS3Client(devStack.s3);
+    const damaging = createS3Client(server.settings);
     damaging.middlewareStack.add(
       (next, context) => (args) => {
         const request = args.request as { body?: unknown };
