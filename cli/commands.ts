@@ -9,7 +9,7 @@ import type { RetireImageResult } from '../workflows/retireImage';
 import type { WorkflowStatus } from '../workflows/support/status';
 import { connect, temporalEnv, workflowUiLink } from './connect';
 import { ExitCode, UsageError } from './exitCodes';
-import { attemptRows, type AttemptRow } from './history';
+import { collectAttempts } from './history';
 import { bytes, historyTable, progressBar, table } from './render';
 import { loadSpec } from './specFile';
 
@@ -207,27 +207,6 @@ const watch: Command = async (args, options) => {
     }
   });
 };
-
-async function collectAttempts(client: Client, workflowId: string, prefix = ''): Promise<AttemptRow[]> {
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  const rows: AttemptRow[] = [];
-  const childIds = new Map(
-    history.events!
-      .filter((e) => e.childWorkflowExecutionStartedEventAttributes)
-      .map((e) => [String(e.childWorkflowExecutionStartedEventAttributes!.initiatedEventId), e.childWorkflowExecutionStartedEventAttributes!.workflowExecution!.workflowId!]),
-  );
-  const initiated = history.events!.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).map((e) => String(e.eventId));
-  const rowsHere = attemptRows(history.events!);
-  let childIndex = 0;
-  for (const row of rowsHere) {
-    rows.push({ ...row, label: prefix + row.label });
-    if (row.kind === 'child-workflow') {
-      const childId = childIds.get(initiated[childIndex++]);
-      if (childId) rows.push(...(await collectAttempts(client, childId, `${prefix}${row.type} › `)));
-    }
-  }
-  return rows;
-}
 
 const history: Command = async (args, options) => {
   const workflowId = requireArg(args, 'workflow ID');

@@ -1,5 +1,6 @@
 // The retry history operators ask for: every attempt of every activity (and child workflow) of a
 // workflow, read from its event history, since each attempt there is an activity of its own.
+import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 
@@ -82,4 +83,26 @@ function closingOf(a: HistoryEvent): { ref: string; outcome: AttemptRow['outcome
   if (a.childWorkflowExecutionCanceledEventAttributes) return { ref: String(a.childWorkflowExecutionCanceledEventAttributes.initiatedEventId), outcome: 'cancelled' };
   if (a.childWorkflowExecutionTerminatedEventAttributes) return { ref: String(a.childWorkflowExecutionTerminatedEventAttributes.initiatedEventId), outcome: 'terminated' };
   return undefined;
+}
+
+/** The attempt rows of a workflow and, below each child workflow's row, those of the child. */
+export async function collectAttempts(client: Client, workflowId: string, prefix = ''): Promise<AttemptRow[]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const rows: AttemptRow[] = [];
+  const childIds = new Map(
+    history.events!
+      .filter((e) => e.childWorkflowExecutionStartedEventAttributes)
+      .map((e) => [String(e.childWorkflowExecutionStartedEventAttributes!.initiatedEventId), e.childWorkflowExecutionStartedEventAttributes!.workflowExecution!.workflowId!]),
+  );
+  const initiated = history.events!.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).map((e) => String(e.eventId));
+  const rowsHere = attemptRows(history.events!);
+  let childIndex = 0;
+  for (const row of rowsHere) {
+    rows.push({ ...row, label: prefix + row.label });
+    if (row.kind === 'child-workflow') {
+      const childId = childIds.get(initiated[childIndex++]);
+      if (childId) rows.push(...(await collectAttempts(client, childId, `${prefix}${row.type} › `)));
+    }
+  }
+  return rows;
 }

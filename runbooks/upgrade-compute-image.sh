@@ -23,8 +23,7 @@ announce_approval() {
   local said=false
   while sleep "${RUNBOOK_POLL_SECONDS:-10}"; do
     local step
-    step=$(temporal workflow query --workflow-id "$id.boot-parameters" --name status --output json 2>/dev/null |
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["queryResult"][0]["step"])' 2>/dev/null) || continue
+    step=$(query_step "$id.boot-parameters") || continue
     if [[ $step == "awaiting approval" && $said == false ]]; then
       log "the canary is done; the rollout waits for you:  imagectl approve $id --reason '...'  (or --reject)"
       said=true

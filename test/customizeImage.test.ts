@@ -14,7 +14,7 @@ import { makeSampleImage, type SampleImage } from '../dev/sampleImage';
 import { customizationSessionName } from '../lib/cfsNames';
 import { Manifest, parseS3Url, rootfsArtifact } from '../lib/manifest';
 import { customizeImage } from '../workflows/customizeImage';
-import { makeLayerRepo } from './helpers/gitLayer';
+import { makeLayerRepo } from '../dev/gitLayer';
 import { attemptRowsOf } from './helpers/history';
 import { ims, objectStore, s3, seedImage } from './helpers/images';
 import { connectClient, uniqueId } from './helpers/temporal';

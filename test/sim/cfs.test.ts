@@ -7,7 +7,7 @@ import { CfsClient, type CfsSession } from '../../activities/cfs/client';
 import { ImsClient } from '../../activities/ims/client';
 import { makeSampleImage, type SampleImage } from '../../dev/sampleImage';
 import { Manifest, rootfsArtifact } from '../../lib/manifest';
-import { makeLayerRepo } from '../helpers/gitLayer';
+import { makeLayerRepo } from '../../dev/gitLayer';
 import { objectStore, s3, seedImage } from '../helpers/images';
 import { uniqueId } from '../helpers/temporal';
 import { startHarness, type Harness } from './harness';
