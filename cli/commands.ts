@@ -34,7 +34,7 @@ export const usage = `usage: imagectl <command> [options]   (--json on every com
   validate SPEC                      check a spec file; nothing is started
   start SPEC [--wait] [--id ID]      start the workflow the spec names (default importImage)
   list [--image ID|NAME ...] [--phase P] [--status S] [--limit N]
-                                     running and recent lifecycles and phases, newest first
+                                     running lifecycles and phases, then the latest closed
   status ID                          phase, step, last attempts, pending work (exit 1 if it failed)
   watch ID                           follow progress (bars from heartbeats) until the workflow ends
   history ID                         every attempt of every activity and child workflow, with errors
