@@ -17,12 +17,13 @@ fi
 log() { printf '%s runbook: %s\n' "$(date -u +%H:%M:%SZ)" "$*" >&2; }
 
 # run_workflow TYPE WORKFLOW_ID INPUT_JSON: starts, waits, prints the result JSON on stdout.
-# Returns 0 when the workflow completed, 1 when it failed (its failure is printed on stderr).
+# Returns 0 when the workflow completed, 1 when it failed (its failure is printed on stderr), 3 when
+# it could not be started (Temporal unreachable): imagectl's exit codes.
 run_workflow() {
   local type=$1 id=$2 input=$3 close_event
   log "starting $type as $id with $RUNBOOK_CLI"
   if [[ $RUNBOOK_CLI == tctl ]]; then
-    tctl_cmd workflow start --taskqueue "$IMAGE_TASK_QUEUE" --workflow_type "$type" --workflow_id "$id" --input "$input" >&2 || return 2
+    tctl_cmd workflow start --taskqueue "$IMAGE_TASK_QUEUE" --workflow_type "$type" --workflow_id "$id" --input "$input" >&2 || return 3
     tctl_cmd workflow observe --workflow_id "$id" >/dev/null # returns once the workflow is closed
     local history
     history=$(mktemp)
@@ -30,7 +31,7 @@ run_workflow() {
     close_event=$(python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["events"][-1]))' "$history")
     rm -f "$history"
   else
-    temporal workflow start --task-queue "$IMAGE_TASK_QUEUE" --type "$type" --workflow-id "$id" --input "$input" >/dev/null || return 2
+    temporal workflow start --task-queue "$IMAGE_TASK_QUEUE" --type "$type" --workflow-id "$id" --input "$input" >/dev/null || return 3
     close_event=$(temporal workflow result --workflow-id "$id" --output json | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin).get("closeEvent", {})))')
   fi
   # The close event as either CLI prints it: `temporal` decodes payloads, tctl's history has them base64.

@@ -6,7 +6,8 @@
 #
 # SPEC is an imageLifecycle spec (README "Spec files"); it is validated first and nothing starts
 # when it has problems. While the rollout waits for an operator, this prints the approve command.
-# Exit 0 upgraded, 1 the workflow failed (BSS was rolled back), 2 usage or an invalid spec.
+# Exit 0 upgraded, 1 the workflow failed (BSS was rolled back), 2 usage or an invalid spec, 3 Temporal
+# could not be reached.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -38,6 +39,7 @@ if result=$(run_workflow imageLifecycle "$id" "$input"); then
   log "upgraded: image $(json_field "$result" .imageId), manifest $(json_field "$result" .manifest.path)"
   echo "$result"
 else
-  log "the upgrade stopped; BSS entries it changed were restored from the snapshot. imagectl history $id"
-  exit 1
+  status=$?
+  ((status == 1)) && log "the upgrade stopped; BSS entries it changed were restored from the snapshot. imagectl history $id"
+  exit "$status"
 fi

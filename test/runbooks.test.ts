@@ -26,8 +26,8 @@ function approveCommand(cli: keyof typeof cliBinary, workflowId: string): string
 }
 
 describe.each(['temporal', 'tctl'] as const)('runbooks (with %s against the dev stack)', (cli) => {
-  const runbook = (name: string, args: string[]) =>
-    execa('bash', [`runbooks/${name}`, ...args], { env: { ...stackEnvironment(), RUNBOOK_POLL_SECONDS: '1', RUNBOOK_CLI: cli }, reject: false });
+  const runbook = (name: string, args: string[], env: Record<string, string> = {}) =>
+    execa('bash', [`runbooks/${name}`, ...args], { env: { ...stackEnvironment(), RUNBOOK_POLL_SECONDS: '1', RUNBOOK_CLI: cli, ...env }, reject: false });
   let dir: string;
   let sample: SampleImage;
   beforeAll(async () => {
@@ -51,6 +51,10 @@ describe.each(['temporal', 'tctl'] as const)('runbooks (with %s against the dev 
     expect(missing.stderr).toMatch(/workflow failed \(InvalidInput\): .*no-such-rootfs/);
     expect(missing.stderr).toContain(`starting importImage as import-`);
     expect(missing.stderr).toContain(`with ${cli}`);
+
+    // imagectl's exit code for a Temporal that cannot be reached (nothing listens on port 1).
+    const unreachable = await runbook('import-image.sh', [uniqueId('rb'), sample.rootfs], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(unreachable.exitCode, unreachable.stderr).toBe(3);
   });
 
   it('upgrade-compute-image.sh refuses an invalid spec (exit 2), then upgrades and rollback-boot-parameters.sh undoes it', async () => {
