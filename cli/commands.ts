@@ -1,6 +1,5 @@
 // The imagectl commands. Each returns its exit code; --json prints one JSON document instead of text.
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { issueLines } from '../lib/parseInput';
@@ -9,8 +8,9 @@ import type { RetireImageResult } from '../workflows/retireImage';
 import type { WorkflowStatus } from '../workflows/support/status';
 import { connect, temporalEnv, workflowUiLink } from './connect';
 import { ExitCode, UsageError } from './exitCodes';
-import { attemptRows, type AttemptRow } from './history';
-import { bytes, historyTable, progressBar, table } from './render';
+import { listWorkflows } from './list';
+import { collectAttempts, progressOf, type Progress } from './history';
+import { bytes, historyTable, progressText, table } from './render';
 import { loadSpec } from './specFile';
 
 export interface CommandOptions {
@@ -23,6 +23,9 @@ export interface CommandOptions {
   imageIds?: string[];
   servers?: string[];
   intervalMs: number;
+  phase?: string;
+  status?: string;
+  limit: number;
 }
 
 type Command = (args: string[], options: CommandOptions) => Promise<number>;
@@ -30,7 +33,9 @@ type Command = (args: string[], options: CommandOptions) => Promise<number>;
 export const usage = `usage: imagectl <command> [options]   (--json on every command)
   validate SPEC                      check a spec file; nothing is started
   start SPEC [--wait] [--id ID]      start the workflow the spec names (default importImage)
-  status ID                          phase, step, last attempts, pending work
+  list [--image ID|NAME ...] [--phase P] [--status S] [--limit N]
+                                     running lifecycles and phases, then the latest closed
+  status ID                          phase, step, last attempts, pending work (exit 1 if it failed)
   watch ID                           follow progress (bars from heartbeats) until the workflow ends
   history ID                         every attempt of every activity and child workflow, with errors
   approve ID --reason TEXT [--reject]  approve (or reject) a pending boot-parameter rollout
@@ -112,25 +117,18 @@ interface PendingWork {
   activity: string;
   attempt: number;
   state: string;
-  progress?: { done: number; total: number; unit: 'bytes' | 'nodes' };
+  progress?: Progress;
   lastFailure?: string;
 }
 
 async function pendingWork(handle: WorkflowHandle): Promise<{ status: string; pending: PendingWork[] }> {
   const description = await handle.describe();
   const pending = (description.raw.pendingActivities ?? []).map((activity): PendingWork => {
-    const details = activity.heartbeatDetails?.payloads?.[0] ? (defaultPayloadConverter.fromPayload(activity.heartbeatDetails.payloads[0] as never) as Record<string, number>) : undefined;
-    const progress =
-      details && typeof details.bytesTotal === 'number'
-        ? { done: details.bytesDone ?? 0, total: details.bytesTotal, unit: 'bytes' as const }
-        : details && typeof details.nodesTotal === 'number'
-          ? { done: details.nodesDone ?? 0, total: details.nodesTotal, unit: 'nodes' as const }
-          : undefined;
     return {
       activity: activity.activityType?.name ?? '?',
       attempt: activity.attempt ?? 1,
       state: String(activity.state ?? ''),
-      progress,
+      progress: progressOf(activity.heartbeatDetails),
       lastFailure: activity.lastFailure?.message ?? undefined,
     };
   });
@@ -139,7 +137,7 @@ async function pendingWork(handle: WorkflowHandle): Promise<{ status: string; pe
 
 const progressLine = (work: PendingWork) =>
   work.progress
-    ? `${work.activity.padEnd(20)} ${progressBar(work.progress.done, work.progress.total)} ${work.progress.unit === 'bytes' ? `${bytes(work.progress.done)} / ${bytes(work.progress.total)}` : `${work.progress.done} / ${work.progress.total} nodes`}`
+    ? `${work.activity.padEnd(20)} ${progressText(work.progress)}`
     : `${work.activity.padEnd(20)} running`;
 
 interface Snapshot {
@@ -170,6 +168,9 @@ function snapshotLines(top: Snapshot, current: Snapshot = top, indent = ''): str
   ];
 }
 
+/** Workflow states `imagectl status` exits 1 for, as `imagectl start --wait` does. */
+const unsuccessful = new Set(['FAILED', 'TIMED_OUT', 'CANCELLED', 'TERMINATED']);
+
 const status: Command = async (args, options) => {
   const workflowId = requireArg(args, 'workflow ID');
   return withClient(async (client) => {
@@ -184,7 +185,7 @@ const status: Command = async (args, options) => {
         .filter(Boolean)
         .join('\n'),
     );
-    return ExitCode.ok;
+    return unsuccessful.has(state.status) ? ExitCode.workflowFailed : ExitCode.ok;
   });
 };
 
@@ -208,27 +209,6 @@ const watch: Command = async (args, options) => {
   });
 };
 
-async function collectAttempts(client: Client, workflowId: string, prefix = ''): Promise<AttemptRow[]> {
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  const rows: AttemptRow[] = [];
-  const childIds = new Map(
-    history.events!
-      .filter((e) => e.childWorkflowExecutionStartedEventAttributes)
-      .map((e) => [String(e.childWorkflowExecutionStartedEventAttributes!.initiatedEventId), e.childWorkflowExecutionStartedEventAttributes!.workflowExecution!.workflowId!]),
-  );
-  const initiated = history.events!.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).map((e) => String(e.eventId));
-  const rowsHere = attemptRows(history.events!);
-  let childIndex = 0;
-  for (const row of rowsHere) {
-    rows.push({ ...row, label: prefix + row.label });
-    if (row.kind === 'child-workflow') {
-      const childId = childIds.get(initiated[childIndex++]);
-      if (childId) rows.push(...(await collectAttempts(client, childId, `${prefix}${row.type} › `)));
-    }
-  }
-  return rows;
-}
-
 const history: Command = async (args, options) => {
   const workflowId = requireArg(args, 'workflow ID');
   return withClient(async (client) => {
@@ -237,6 +217,18 @@ const history: Command = async (args, options) => {
     return ExitCode.ok;
   });
 };
+
+const list: Command = async (_args, options) =>
+  withClient(async (client) => {
+    const rows = await listWorkflows(client, { images: options.imageIds, phase: options.phase, status: options.status, limit: options.limit });
+    print(options, { workflows: rows }, () =>
+      table(
+        ['WORKFLOW ID', 'TYPE', 'IMAGE NAME', 'IMAGE ID', 'PHASE', 'STATUS', 'STARTED', 'APPROVAL'],
+        rows.map((r) => [r.workflowId, r.type, r.imageName ?? '', r.imageId ?? '', r.phase ?? '', r.status, r.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), r.awaitingApproval ? 'awaiting' : '']),
+      ),
+    );
+    return ExitCode.ok;
+  });
 
 const approve: Command = async (args, options) => {
   const workflowId = requireArg(args, 'workflow ID');
@@ -339,6 +331,7 @@ const repairManifests: Command = async (_args, options) =>
 export const commands: Record<string, Command> = {
   validate,
   start,
+  list,
   status,
   watch,
   history,

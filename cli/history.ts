@@ -1,5 +1,6 @@
 // The retry history operators ask for: every attempt of every activity (and child workflow) of a
 // workflow, read from its event history, since each attempt there is an activity of its own.
+import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 
@@ -18,6 +19,26 @@ export interface AttemptRow {
   errorType?: string;
   errorMessage?: string;
   repair: boolean;
+  /** A running activity's progress, from its last heartbeat. */
+  progress?: Progress;
+  /** For a running step: the failure of its previous attempt (or of Temporal's own retry of it). */
+  lastFailure?: string;
+  activityId?: string;
+}
+
+export interface Progress {
+  done: number;
+  total: number;
+  unit: 'bytes' | 'nodes';
+}
+
+/** Progress from heartbeat details: `{bytesDone, bytesTotal}` or `{nodesDone, nodesTotal}`. */
+export function progressOf(heartbeatDetails: temporal.api.common.v1.IPayloads | null | undefined): Progress | undefined {
+  const payload = heartbeatDetails?.payloads?.[0];
+  const details = payload ? (defaultPayloadConverter.fromPayload(payload as never) as Record<string, number> | null) : undefined;
+  if (details && typeof details.bytesTotal === 'number') return { done: details.bytesDone ?? 0, total: details.bytesTotal, unit: 'bytes' };
+  if (details && typeof details.nodesTotal === 'number') return { done: details.nodesDone ?? 0, total: details.nodesTotal, unit: 'nodes' };
+  return undefined;
 }
 
 const toDate = (time: HistoryEvent['eventTime']) => new Date(Number(time?.seconds ?? 0) * 1000 + Math.floor((time?.nanos ?? 0) / 1e6));
@@ -57,6 +78,7 @@ export function attemptRows(events: HistoryEvent[]): AttemptRow[] {
         durationMs: null,
         outcome: 'running',
         repair: label.startsWith('repair '),
+        activityId: scheduled?.activityId ?? undefined,
       });
       continue;
     }
@@ -82,4 +104,45 @@ function closingOf(a: HistoryEvent): { ref: string; outcome: AttemptRow['outcome
   if (a.childWorkflowExecutionCanceledEventAttributes) return { ref: String(a.childWorkflowExecutionCanceledEventAttributes.initiatedEventId), outcome: 'cancelled' };
   if (a.childWorkflowExecutionTerminatedEventAttributes) return { ref: String(a.childWorkflowExecutionTerminatedEventAttributes.initiatedEventId), outcome: 'terminated' };
   return undefined;
+}
+
+/** The attempt rows of a workflow and, below each child workflow's row, those of the child. */
+export async function collectAttempts(client: Client, workflowId: string, prefix = ''): Promise<AttemptRow[]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const rows: AttemptRow[] = [];
+  const childIds = new Map(
+    history.events!
+      .filter((e) => e.childWorkflowExecutionStartedEventAttributes)
+      .map((e) => [String(e.childWorkflowExecutionStartedEventAttributes!.initiatedEventId), e.childWorkflowExecutionStartedEventAttributes!.workflowExecution!.workflowId!]),
+  );
+  const initiated = history.events!.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).map((e) => String(e.eventId));
+  const rowsHere = attemptRows(history.events!);
+  if (rowsHere.some((row) => row.outcome === 'running')) await addRunningDetails(client, workflowId, rowsHere);
+  let childIndex = 0;
+  for (const row of rowsHere) {
+    rows.push({ ...row, label: prefix + row.label });
+    if (row.kind === 'child-workflow') {
+      const childId = childIds.get(initiated[childIndex++]);
+      if (childId) rows.push(...(await collectAttempts(client, childId, `${prefix}${row.type} › `)));
+    }
+  }
+  return rows;
+}
+
+const stepOf = (row: AttemptRow) => row.label.replace(/ \(attempt \d+\)$/, '');
+
+/** Running activities get their heartbeat progress, and running steps the failure that made them retry. */
+async function addRunningDetails(client: Client, workflowId: string, rows: AttemptRow[]): Promise<void> {
+  const { raw } = await client.workflow.getHandle(workflowId).describe();
+  for (const pending of raw.pendingActivities ?? []) {
+    const row = rows.find((r) => r.outcome === 'running' && r.activityId === pending.activityId);
+    if (!row) continue;
+    row.progress = progressOf(pending.heartbeatDetails);
+    if (pending.lastFailure?.message) row.lastFailure = pending.lastFailure.message;
+  }
+  rows.forEach((row, index) => {
+    if (row.outcome !== 'running' || row.lastFailure) return;
+    const previous = rows.slice(0, index).findLast((r) => r.outcome === 'failed' && stepOf(r) === stepOf(row));
+    if (previous) row.lastFailure = `${previous.errorType ? `${previous.errorType}: ` : ''}${previous.errorMessage ?? ''}`;
+  });
 }

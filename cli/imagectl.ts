@@ -20,6 +20,9 @@ const { values, positionals } = parseArgs({
     image: { type: 'string', multiple: true },
     server: { type: 'string', multiple: true },
     interval: { type: 'string', default: '1' },
+    phase: { type: 'string' },
+    status: { type: 'string' },
+    limit: { type: 'string', default: '50' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -41,6 +44,9 @@ const options: CommandOptions = {
   imageIds: values.image,
   servers: values.server,
   intervalMs: Number(values.interval) * 1000,
+  phase: values.phase,
+  status: values.status,
+  limit: Number(values.limit),
 };
 
 try {

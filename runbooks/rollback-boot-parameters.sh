@@ -15,5 +15,5 @@ if result=$(run_workflow rollbackBootParameters "rollback-${change_id}-$(date -u
   log "restored change $change_id: $(json_field "$result" .restored) of $(json_field "$result" .nodes) nodes rewritten, recreated $(json_field "$result" .recreated), deleted $(json_field "$result" .deleted)"
   echo "$result"
 else
-  exit 1
+  exit $?
 fi

@@ -6,7 +6,8 @@
 #
 # SPEC is an imageLifecycle spec (README "Spec files"); it is validated first and nothing starts
 # when it has problems. While the rollout waits for an operator, this prints the approve command.
-# Exit 0 upgraded, 1 the workflow failed (BSS was rolled back), 2 usage or an invalid spec.
+# Exit 0 upgraded, 1 the workflow failed (BSS was rolled back), 2 usage or an invalid spec, 3 Temporal
+# could not be reached.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -23,8 +24,7 @@ announce_approval() {
   local said=false
   while sleep "${RUNBOOK_POLL_SECONDS:-10}"; do
     local step
-    step=$(temporal workflow query --workflow-id "$id.boot-parameters" --name status --output json 2>/dev/null |
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["queryResult"][0]["step"])' 2>/dev/null) || continue
+    step=$(query_step "$id.boot-parameters") || continue
     if [[ $step == "awaiting approval" && $said == false ]]; then
       log "the canary is done; the rollout waits for you:  imagectl approve $id --reason '...'  (or --reject)"
       said=true
@@ -39,6 +39,7 @@ if result=$(run_workflow imageLifecycle "$id" "$input"); then
   log "upgraded: image $(json_field "$result" .imageId), manifest $(json_field "$result" .manifest.path)"
   echo "$result"
 else
-  log "the upgrade stopped; BSS entries it changed were restored from the snapshot. imagectl history $id"
-  exit 1
+  status=$?
+  ((status == 1)) && log "the upgrade stopped; BSS entries it changed were restored from the snapshot. imagectl history $id"
+  exit "$status"
 fi

@@ -2,7 +2,8 @@
 // session moves pending → running → complete with `succeeded`; an image session really customizes
 // the image (customize.ts). Like CFS, a session whose image IMS does not have waits, pending,
 // forever; fields CFS has no value for yet are left out (the spec has them as non-null strings);
-// a session started while the `hangSessions` fault is on stays running, even across a restart.
+// a session started while the `hangSessions` fault is on stays running, even across a restart; one
+// started under `etaglessResultsNext` registers its result with seed 000's etag-less rootfs link.
 import type { Faults } from './faults';
 import { problem, requireObject, route, type Route } from './http';
 import type { Ims } from './ims';
@@ -119,6 +120,7 @@ export class Cfs {
       tags: (tags as Record<string, string>) ?? {},
       debug_on_failure: false,
       ...(this.faults.settings.hangSessions ? { hang: true as const } : {}),
+      ...(this.faults.takeEtaglessResult() ? { etaglessResult: true as const } : {}),
     };
     this.sessions[name] = session;
     this.store.save();
@@ -166,7 +168,7 @@ export class Cfs {
     for (const imageId of images) {
       const resultName = session.target.image_map.find((m) => m.source_id === imageId)?.result_name ?? `${this.ims.images[imageId].name}_cfs_${session.name}`;
       try {
-        const outcome = await customize(this.ims, this.s3, imageId, layers, resultName);
+        const outcome = await customize(this.ims, this.s3, imageId, layers, resultName, { etaglessRootfs: session.etaglessResult === true });
         log.push(...outcome.log);
         if (outcome.ok) artifacts.push({ image_id: imageId, result_id: outcome.resultId, type: 'ims_customized_image' });
         else succeeded = 'false';
@@ -190,7 +192,7 @@ export class Cfs {
 }
 
 function publicSession(session: CfsSession) {
-  const { logs: _logs, hang: _hang, ...rest } = session;
+  const { logs: _logs, hang: _hang, etaglessResult: _etaglessResult, ...rest } = session;
   return rest;
 }
 

@@ -15,7 +15,8 @@ import type { CfsLayer } from './store';
 
 export type CustomizationOutcome = { ok: true; resultId: string; log: string[] } | { ok: false; log: string[] };
 
-export async function customize(ims: Ims, s3: SimS3, sourceId: string, layers: CfsLayer[], resultName: string): Promise<CustomizationOutcome> {
+/** `etaglessRootfs`: the result's manifest names the rootfs without its etag (the `etaglessResultsNext` fault). */
+export async function customize(ims: Ims, s3: SimS3, sourceId: string, layers: CfsLayer[], resultName: string, options: { etaglessRootfs?: boolean } = {}): Promise<CustomizationOutcome> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cfs-sim-'));
   const log: string[] = [];
   try {
@@ -56,7 +57,8 @@ export async function customize(ims: Ims, s3: SimS3, sourceId: string, layers: C
       const name = isRootfs ? 'rootfs' : artifact.type === MediaType.kernel ? 'kernel' : artifact.type === MediaType.initrd ? 'initrd' : path.basename(artifact.link.path);
       const url = `s3://boot-images/${resultId}/${name}`;
       const etag = await s3.put(url, body);
-      artifacts.push({ link: { path: url, etag, type: 's3' }, md5: createHash('md5').update(body).digest('hex'), type: artifact.type });
+      const link = isRootfs && options.etaglessRootfs ? { path: url, type: 's3' } : { path: url, etag, type: 's3' };
+      artifacts.push({ link, md5: createHash('md5').update(body).digest('hex'), type: artifact.type });
     }
     const manifestUrl = `s3://boot-images/${resultId}/manifest.json`;
     const manifestEtag = await s3.put(manifestUrl, JSON.stringify({ version: '1.0', created: new Date().toISOString(), artifacts }, null, 2), 'application/json');

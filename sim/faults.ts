@@ -13,6 +13,11 @@ export const FaultSettings = z
     latencyMs: z.number().int().min(0).max(60_000).default(0),
     /** CFS sessions started from now on stay `running` forever. */
     hangSessions: z.boolean().default(false),
+    /**
+     * The next N CFS sessions register their customized image with a manifest whose rootfs link has
+     * no etag: the manifests of seed 000, which crash the SBPS marshal until they are repaired.
+     */
+    etaglessResultsNext: z.number().int().min(0).default(0),
   })
   .strict();
 export type FaultSettings = z.output<typeof FaultSettings>;
@@ -24,6 +29,14 @@ export class Faults {
   update(patch: unknown): FaultSettings {
     this.settings = FaultSettings.parse({ ...this.settings, ...(patch as object) });
     return this.settings;
+  }
+
+  /** Whether the CFS session being created gets the etag-less result fault (and uses one up). */
+  takeEtaglessResult(): boolean {
+    if (this.settings.etaglessResultsNext === 0) return false;
+    this.settings.etaglessResultsNext--;
+    this.injected++;
+    return true;
   }
 
   /** The status to answer instead of serving this request, if any. */

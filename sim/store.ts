@@ -46,9 +46,10 @@ export interface CfsSession {
   };
   tags: Record<string, string>;
   debug_on_failure: boolean;
-  /** Simulator only, never served: ansible log, and the hang fault this session was started under. */
+  /** Simulator only, never served: ansible log, and the faults this session was started under. */
   logs?: string;
   hang?: true;
+  etaglessResult?: true;
 }
 
 export interface BootParameters {

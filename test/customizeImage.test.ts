@@ -14,14 +14,14 @@ import { makeSampleImage, type SampleImage } from '../dev/sampleImage';
 import { customizationSessionName } from '../lib/cfsNames';
 import { Manifest, parseS3Url, rootfsArtifact } from '../lib/manifest';
 import { customizeImage } from '../workflows/customizeImage';
-import { makeLayerRepo } from './helpers/gitLayer';
+import { makeLayerRepo } from '../dev/gitLayer';
 import { attemptRowsOf } from './helpers/history';
 import { ims, objectStore, s3, seedImage } from './helpers/images';
 import { connectClient, uniqueId } from './helpers/temporal';
 
 const cfs = new CfsClient(new CsmClient(devStack.csm));
 const setSimFaults = (faults: object) => fetch(`${devStack.csm.url}/_sim/faults`, { method: 'PUT', body: JSON.stringify(faults) });
-const noFaults = { errorRate: 0, failNext: 0, latencyMs: 0, hangSessions: false, errorPathPrefix: '/apis/' };
+const noFaults = { errorRate: 0, failNext: 0, latencyMs: 0, hangSessions: false, etaglessResultsNext: 0, errorPathPrefix: '/apis/' };
 
 async function unpackRootfs(manifestPath: string, dir: string): Promise<string> {
   const manifest = Manifest.parse(JSON.parse(await objectStore.getText(manifestPath)));
@@ -103,6 +103,21 @@ describe('customizeImage (dev stack CFS simulator)', () => {
     expect(faults.failNext).toBe(0);
     const waits = (await attemptRowsOf(client, workflowId)).filter((row) => row.type === 'waitForSession');
     expect(waits.map((row) => row.outcome)).toEqual(['completed']);
+  });
+
+  it('repairs the etag-less rootfs link of a result manifest (seed 000) and records the failed check, the repair and the check that passed', async () => {
+    const source = await seedImage(sample);
+    await setSimFaults({ ...noFaults, etaglessResultsNext: 1 });
+    const workflowId = uniqueId('customize-etagless');
+    const result = await run({ imageId: source.imageId, configuration: uniqueId('etagless'), layers: layers.slice(0, 1) }, workflowId);
+    const rootfs = rootfsArtifact(Manifest.parse(JSON.parse(await objectStore.getText(result.manifest.path))))!;
+    expect(rootfs.link.etag).toBe((await objectStore.head(rootfs.link.path))!.etag);
+    const rows = (await attemptRowsOf(client, workflowId)).filter((row) => row.label.includes('check resultant manifest'));
+    expect(rows.map((row) => [row.label.replace(/ \(attempt \d+\)$/, ''), row.outcome, row.errorType ?? null])).toEqual([
+      ['check resultant manifest', 'failed', 'ManifestEtagFault'],
+      ['repair ManifestEtagFault for check resultant manifest', 'completed', null],
+      ['check resultant manifest', 'completed', null],
+    ]);
   });
 
   it('refuses a configuration CFS does not have, and an image IMS does not have, before creating a session', async () => {

@@ -121,8 +121,9 @@ describe('imageLifecycle (dev stack)', () => {
   it('rolls BSS back to exactly what it was when cancelled while waiting for approval', async () => {
     const { nodeset, entries } = await seedNodes();
     const before = await entries();
+    const name = uniqueId('compute');
     const handle: WorkflowHandle<typeof imageLifecycle> = await start({
-      name: uniqueId('compute'),
+      name,
       import: importFiles(),
       bootParameters: { nodes: nodeset, canarySize: 1, approval: { required: true } },
     });
@@ -132,11 +133,31 @@ describe('imageLifecycle (dev stack)', () => {
     expect(shown.stdout).toContain(`${handle.workflowId}.boot-parameters: RUNNING — boot-params: awaiting approval`);
     expect(shown.stdout).toContain(`awaiting approval: imagectl approve ${handle.workflowId} --reason`);
 
+    // imagectl list: by image name, the lifecycle (running, awaiting) and its import; by image id and phase, its rollout.
+    const listed = async (...args: string[]) => {
+      const run = await execa('tsx', ['cli/imagectl.ts', 'list', '--json', ...args], { reject: false });
+      expect(run.exitCode, run.stderr).toBe(0);
+      return JSON.parse(run.stdout).workflows as { workflowId: string; imageId?: string; awaitingApproval: boolean }[];
+    };
+    const byName = await listed('--image', name);
+    expect(byName.map((r) => r.workflowId).sort()).toEqual([handle.workflowId, `${handle.workflowId}.import`]);
+    const lifecycleRow = byName.find((r) => r.workflowId === handle.workflowId)!;
+    expect(lifecycleRow).toMatchObject({ workflowId: handle.workflowId, type: 'imageLifecycle', imageName: name, imageId: expect.any(String), phase: 'boot-parameters', status: 'RUNNING', awaitingApproval: true });
+    const imageId = lifecycleRow.imageId!;
+    expect((await listed('--image', imageId, '--phase', 'boot-params')).map((r) => [r.workflowId, r.awaitingApproval])).toEqual([[`${handle.workflowId}.boot-parameters`, true]]);
+    expect((await listed('--image', imageId, '--phase', 'import')).map((r) => r.workflowId)).toEqual([`${handle.workflowId}.import`]);
+    expect(await listed('--image', name, '--status', 'failed')).toEqual([]);
+    const text = await execa('tsx', ['cli/imagectl.ts', 'list', '--image', imageId], { reject: false });
+    expect(text.stdout).toMatch(new RegExp(`${handle.workflowId}\\s+imageLifecycle\\s+${name}\\s+${imageId}\\s+boot-parameters\\s+RUNNING\\s+\\S+ \\S+\\s+awaiting`));
+    expect((await execa('tsx', ['cli/imagectl.ts', 'list', '--status', 'sleeping'], { reject: false })).exitCode).toBe(2);
+
     await handle.cancel();
     const failure = await handle.result().catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(WorkflowFailedError);
     expect((await handle.describe()).status.name).toBe('CANCELLED');
     expect(await entries()).toEqual(before);
+    await expect.poll(async () => (await listed('--image', name, '--status', 'cancelled')).map((r) => r.workflowId), { timeout: 10_000 }).toEqual([handle.workflowId]);
+    expect((await listed('--image', name, '--status', 'completed')).map((r) => r.workflowId)).toEqual([`${handle.workflowId}.import`]);
   });
 
   it('refuses a spec with problems in several phases, naming each, and starts nothing', async () => {

@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { execa } from 'execa';
 import fs from 'node:fs';
@@ -6,7 +7,8 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { withTestWorker } from './helpers/testWorker';
-import { uniqueId } from './helpers/temporal';
+import { devStack } from '../dev/config';
+import { connectClient, uniqueId } from './helpers/temporal';
 import { attemptProbe } from './workflows/attemptProbe';
 
 const require = createRequire(import.meta.url);
@@ -90,6 +92,59 @@ describe('imagectl history', () => {
     expect(text.stdout).toMatch(/ATTEMPT\s+OUTCOME/);
     expect(text.stdout).toMatch(/2\s+failed\s+flaky step\s+flaky\s+ManifestEtagFault: etag missing/);
     expect(text.stdout).toMatch(/repaired\s+repair ManifestEtagFault for flaky step/);
+  });
+
+  it('shows a running try with its heartbeat progress and the failure of the try before it', async () => {
+    let calls = 0;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const activities = {
+      async flaky() {
+        calls++;
+        if (calls === 1) throw ApplicationFailure.create({ type: 'ServiceUnavailable', message: 'S3: 503 Slow Down' });
+        Context.current().heartbeat({ bytesDone: 3 * 1024 * 1024, bytesTotal: 12 * 1024 * 1024 });
+        await released;
+        return 'ok';
+      },
+      async repair() {},
+    };
+    const workflowId = uniqueId('history-running');
+    await withTestWorker({ workflowsPath: require.resolve('./workflows/attemptProbe.ts'), activities }, async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start(attemptProbe, { taskQueue, workflowId, args: [{ failures: [], slow: true }] });
+      try {
+        const running = async () => {
+          const rows = JSON.parse((await imagectl(['history', workflowId, '--json'])).stdout).attempts as { outcome: string; progress?: object; lastFailure?: string }[];
+          return rows.find((r) => r.outcome === 'running' && r.progress);
+        };
+        await expect.poll(running, { timeout: 30_000, interval: 500 }).toMatchObject({
+          label: 'flaky step (attempt 2)',
+          progress: { done: 3 * 1024 * 1024, total: 12 * 1024 * 1024, unit: 'bytes' },
+          lastFailure: 'ServiceUnavailable: S3: 503 Slow Down',
+        });
+        const text = (await imagectl(['history', workflowId])).stdout;
+        expect(text).toMatch(/PROGRESS/);
+        expect(text).toMatch(/running\s+flaky step\s+flaky\s+\[#+\.+\]\s+25% 3\.0 MiB \/ 12\.0 MiB\s+last failure: ServiceUnavailable: S3: 503 Slow Down/);
+      } finally {
+        release();
+      }
+      await handle.result();
+    });
+  });
+
+  it('imagectl status exits 1 for a workflow that failed, 0 for one that completed', async () => {
+    const client = await connectClient();
+    try {
+      const failed = uniqueId('status-failed');
+      await client.workflow.execute('importImage', { taskQueue: devStack.temporal.taskQueue, workflowId: failed, args: [{ name: '' }] }).catch(() => undefined);
+      const shown = await imagectl(['status', failed]);
+      expect(shown.exitCode, shown.stdout).toBe(1);
+      expect(shown.stdout).toContain(`${failed}: FAILED`);
+      const completed = uniqueId('status-completed');
+      await client.workflow.execute('checkStack', { taskQueue: devStack.temporal.taskQueue, workflowId: completed, args: [{ bucket: 'boot-images', iscsiServers: [devStack.iscsiServers[0].name] }] });
+      expect((await imagectl(['status', completed])).exitCode).toBe(0);
+    } finally {
+      await client.connection.close();
+    }
   });
 
   it('exits 3 for a workflow that does not exist', async () => {

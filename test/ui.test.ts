@@ -1,7 +1,9 @@
 // The Temporal UI shows what an operator needs to follow a retried step: a browser (playwright-core
 // driving Debian's chromium, headless) finds an importImage run by its ImageId search attribute,
 // opens it, and finds the failed attempt of its faulted activity in the event history.
-// A screenshot of that history is saved under .dev/screenshots/ (git-ignored).
+// An imageLifecycle started from the UI's Start Workflow form runs to completion on its workflow page,
+// and a malformed input started there fails with the schema's issues on that page.
+// Screenshots are saved under .dev/screenshots/ (git-ignored).
 import type { Client } from '@temporalio/client';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -61,7 +63,7 @@ async function withPage(name: string, check: (page: Page) => Promise<void>) {
 
 describe('the Temporal UI of the dev stack', () => {
   it('finds an import by its ImageId and shows the failed attempt of its faulted activity in the event history', { timeout: 90_000 }, async () => {
-    browser = await launchChromium();
+    browser ??= await launchChromium();
     const sample = await makeSampleImage(fs.mkdtempSync(path.join(os.tmpdir(), 'ui-')), { payloadMiB: 1, label: uniqueId('ui') });
     const workflowId = uniqueId('import-ui');
     await setSimFaults({ failNext: 1, errorStatus: 503, errorPathPrefix: '/apis/ims' });
@@ -120,6 +122,61 @@ describe('the Temporal UI of the dev stack', () => {
       const screenshot = path.join(screenshotDir, `ui-${workflowId}.png`);
       await page.screenshot({ path: screenshot });
       console.log(`event history screenshot: ${path.relative(process.cwd(), screenshot)}`);
+    });
+  });
+
+  /** Fills the Start Workflow form as an operator does and starts; then opens the run from the UI's notice. */
+  async function startFromForm(page: Page, form: { workflowId: string; workflowType: string; input: string }) {
+    await page.goto(`${devStack.temporal.uiUrl}/namespaces/${devStack.temporal.namespace}/workflows/start-workflow`);
+    await page.getByTestId('workflowId').fill(form.workflowId);
+    await page.getByTestId('taskQueue').fill(devStack.temporal.taskQueue);
+    await page.getByTestId('workflowType').fill(form.workflowType);
+    await page.getByRole('textbox', { name: 'Data' }).click();
+    await page.keyboard.insertText(form.input);
+    // The input editor commits its text only when it loses focus.
+    await page.getByTestId('workflowType').click();
+    fs.mkdirSync(screenshotDir, { recursive: true });
+    await page.screenshot({ path: path.join(screenshotDir, `ui-start-form-${form.workflowId}.png`), fullPage: true });
+    await page.getByTestId('start-workflow-button').click();
+    await page.getByRole('link', { name: 'Workflow started successfully' }).click();
+    await page.waitForURL(new RegExp(`/workflows/${form.workflowId}/[^/]+/`));
+  }
+
+  const pageText = (page: Page) => page.locator('main').innerText();
+
+  it('starts an imageLifecycle from the Start Workflow form and shows it completed, with its result, on its page', { timeout: 90_000 }, async () => {
+    browser ??= await launchChromium();
+    const sample = await makeSampleImage(fs.mkdtempSync(path.join(os.tmpdir(), 'ui-')), { payloadMiB: 1, label: uniqueId('ui-form') });
+    const workflowId = uniqueId('ui-form');
+    const name = uniqueId('ui-form');
+    await withPage(`ui-form-${workflowId}`, async (page) => {
+      await startFromForm(page, { workflowId, workflowType: 'imageLifecycle', input: JSON.stringify({ name, import: { rootfs: { file: sample.rootfs }, kernel: { file: sample.kernel } } }) });
+      const handle = client.workflow.getHandle(workflowId);
+      // The run the form started has the form's type, task queue and input.
+      const description = await handle.describe();
+      expect([description.type, description.taskQueue]).toEqual(['imageLifecycle', devStack.temporal.taskQueue]);
+      // The page follows the run by itself (auto refresh) until it completes.
+      await expect.poll(() => pageText(page), { timeout: 60_000, interval: 1000 }).toMatch(/^\s*COMPLETED\s*$/m);
+      const { imageId } = (await handle.result()) as { imageId: string };
+      expect(await pageText(page)).toContain(`"imageId": "${imageId}"`);
+      expect(await pageText(page)).toContain(`"name": "${name}"`);
+      await page.screenshot({ path: path.join(screenshotDir, `ui-form-completed-${workflowId}.png`), fullPage: true });
+    });
+  });
+
+  it('a malformed input started from the form fails at once, the schema\'s issues on the workflow\'s page', { timeout: 60_000 }, async () => {
+    browser ??= await launchChromium();
+    const workflowId = uniqueId('ui-form-invalid');
+    await withPage(`ui-form-invalid-${workflowId}`, async (page) => {
+      await startFromForm(page, { workflowId, workflowType: 'imageLifecycle', input: '{"name":"","import":{"rootfs":{"ftp":"x"}},"encrypt":{"luksVersion":3}}' });
+      await expect.poll(() => pageText(page), { timeout: 30_000, interval: 1000 }).toMatch(/^\s*FAILED\s*$/m);
+      const text = await pageText(page);
+      expect(text).toContain('invalid lifecycle spec');
+      expect(text).toContain('name: image name is empty');
+      expect(text).toContain('import.rootfs: give either');
+      expect(text).toMatch(/encrypt\.luksVersion: /);
+      expect(text).toContain('InvalidInput');
+      await page.screenshot({ path: path.join(screenshotDir, `ui-form-invalid-${workflowId}.png`), fullPage: true });
     });
   });
 });

@@ -7,7 +7,7 @@ import { CfsClient, type CfsSession } from '../../activities/cfs/client';
 import { ImsClient } from '../../activities/ims/client';
 import { makeSampleImage, type SampleImage } from '../../dev/sampleImage';
 import { Manifest, rootfsArtifact } from '../../lib/manifest';
-import { makeLayerRepo } from '../helpers/gitLayer';
+import { makeLayerRepo } from '../../dev/gitLayer';
 import { objectStore, s3, seedImage } from '../helpers/images';
 import { uniqueId } from '../helpers/temporal';
 import { startHarness, type Harness } from './harness';
@@ -78,6 +78,23 @@ describe('simulated CFS (held to cfs.yaml)', () => {
     expect(fs.readFileSync(path.join(dir, 'root/etc/os-release'), 'utf8')).toContain('SITE=ocean');
     expect(fs.statSync(path.join(dir, 'root/opt/site')).isDirectory()).toBe(true);
     expect(fs.readFileSync(path.join(dir, 'root/etc/cfs/layers'), 'utf8')).toBe(layers.map((l) => `${l.name} ${l.clone_url} ${l.commit} site.yml\n`).join(''));
+  });
+
+  it('registers the result of the next N sessions with an etag-less rootfs link under etaglessResultsNext (seed 000), then real etags again', async () => {
+    const sourceId = await imageInThisSim();
+    await cfs.putConfiguration('etagless', layers.slice(0, 1));
+    await fetch(`${h.sim.url}/_sim/faults`, { method: 'PUT', body: JSON.stringify({ etaglessResultsNext: 1 }) });
+    const resultLinks = async () => {
+      const name = uniqueId('etagless');
+      await cfs.createSession({ name, configuration_name: 'etagless', target: { definition: 'image', groups: [{ name: 'image', members: [sourceId] }] } });
+      const session = await waitComplete(name);
+      const result = await new ImsClient(h.csm).getImage(session.status!.artifacts![0].result_id!);
+      return Manifest.parse(JSON.parse(await objectStore.getText(result.link!.path))).artifacts.map((a) => [a.type, a.link.etag ?? null]);
+    };
+    const faulted = await resultLinks();
+    expect(faulted.find(([type]) => type === 'application/vnd.cray.image.rootfs.squashfs')).toEqual(['application/vnd.cray.image.rootfs.squashfs', null]);
+    expect(faulted.filter(([, etag]) => etag === null)).toHaveLength(1);
+    expect((await resultLinks()).every(([, etag]) => typeof etag === 'string')).toBe(true);
   });
 
   it('ends complete with succeeded "false" when a layer fails', async () => {

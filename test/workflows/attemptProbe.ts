@@ -9,10 +9,12 @@ export interface ProbeActivities {
 }
 
 const acts = labelledActivities<ProbeActivities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 1 } });
+// for a try that stays running while a test looks at it
+const slowActs = labelledActivities<ProbeActivities>({ startToCloseTimeout: '2m', retry: { maximumAttempts: 1 } });
 
-export async function attemptProbe(input: { failures: { type: string; nonRetryable: boolean }[]; repairType?: string; maxAttempts?: number; limitType?: string }) {
+export async function attemptProbe(input: { failures: { type: string; nonRetryable: boolean }[]; repairType?: string; maxAttempts?: number; limitType?: string; slow?: boolean }) {
   trackStatus('probe');
-  const result = await attempt('flaky step', () => acts.flaky({ failures: input.failures }), {
+  const result = await attempt('flaky step', () => (input.slow ? slowActs : acts).flaky({ failures: input.failures }), {
     initialIntervalMs: 10,
     maxAttempts: input.maxAttempts,
     maxAttemptsByType: input.limitType ? { [input.limitType]: 2 } : undefined,

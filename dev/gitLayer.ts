@@ -1,4 +1,4 @@
-// A CFS configuration layer as a real local git repository with one playbook.
+// A CFS configuration layer as a real local git repository with one playbook (the demo and the tests).
 import { execa } from 'execa';
 import fs from 'node:fs';
 import os from 'node:os';
