@@ -34,7 +34,7 @@ import { attachNodes } from '../../workflows/attachNodes';
 import { imageLifecycle, type LifecycleSummary } from '../../workflows/imageLifecycle';
 import { rollbackBootParameters } from '../../workflows/rollbackBootParameters';
 import type { WorkflowStatus } from '../../workflows/support/status';
-import { makeLayerRepo } from '../helpers/gitLayer';
+import { makeLayerRepo } from '../../dev/gitLayer';
 import { s3 } from '../helpers/images';
 import { connectClient, uniqueId } from '../helpers/temporal';
 import { startTestWorkers } from '../helpers/testWorker';
