@@ -53,7 +53,7 @@ export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
   let imageId: string;
   let manifest: { path: string; etag: string };
   if (spec.import) {
-    const imported = await runPhase('import', (workflowId) => executeChild(importImage, { workflowId, args: [{ name: spec.name, ...spec.import }] }));
+    const imported = await runPhase('import', (workflowId) => executeChild(importImage, { workflowId, args: [{ name: spec.name, ...spec.import, retry: spec.retry }] }));
     phases.import = imported;
     imageId = imported.imageId;
     manifest = imported.manifest;
@@ -64,7 +64,7 @@ export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
   status.setImage(imageId);
 
   if (spec.customize) {
-    const customized = await runPhase('customize', (workflowId) => executeChild(customizeImage, { workflowId, args: [{ imageId, ...spec.customize }] }));
+    const customized = await runPhase('customize', (workflowId) => executeChild(customizeImage, { workflowId, args: [{ imageId, ...spec.customize, retry: spec.retry }] }));
     phases.customize = customized;
     imageId = customized.resultImageId;
     manifest = customized.manifest;
@@ -72,13 +72,13 @@ export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
   }
 
   if (spec.encrypt) {
-    phases.encrypt = await runPhase('encrypt', (workflowId) => executeChild(encryptImage, { workflowId, args: [{ imageId, ...spec.encrypt }] }));
+    phases.encrypt = await runPhase('encrypt', (workflowId) => executeChild(encryptImage, { workflowId, args: [{ imageId, ...spec.encrypt, retry: spec.retry }] }));
     manifest = phases.encrypt.manifest;
   }
 
   if (spec.export) {
     const artifactType = spec.encrypt ? MediaType.rootfsLuks : MediaType.rootfs;
-    phases.export = await runPhase('export', (workflowId) => executeChild(exportImage, { workflowId, args: [{ imageId, artifactType, ...spec.export }] }));
+    phases.export = await runPhase('export', (workflowId) => executeChild(exportImage, { workflowId, args: [{ imageId, artifactType, ...spec.export, retry: spec.retry }] }));
   }
 
   if (spec.validate && phases.export) {
@@ -87,7 +87,7 @@ export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
     phases.validate = await runPhase('validate', (workflowId) =>
       executeChild(validateInitiators, {
         workflowId,
-        args: [{ ...spec.validate, imageId, rootfs: { path: artifact.path, etag: artifact.etag }, iscsi: bootIscsi(phases, undefined), ...(luks ? { luks } : {}) }],
+        args: [{ ...spec.validate, imageId, rootfs: { path: artifact.path, etag: artifact.etag }, iscsi: bootIscsi(phases, undefined), ...(luks ? { luks } : {}), retry: spec.retry }],
       }),
     );
   }
@@ -95,7 +95,7 @@ export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
   if (spec.bootParameters) {
     const iscsi = bootIscsi(phases, spec.bootParameters.iscsi);
     phases.bootParameters = await runPhase('boot-parameters', async (workflowId) => {
-      const child = await startChild(updateBootParameters, { workflowId, args: [{ ...spec.bootParameters, imageId, ...(iscsi ? { iscsi } : {}) }] });
+      const child = await startChild(updateBootParameters, { workflowId, args: [{ ...spec.bootParameters, imageId, ...(iscsi ? { iscsi } : {}), retry: spec.retry }] });
       approvals.attach(child);
       return child.result();
     });

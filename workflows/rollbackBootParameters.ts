@@ -20,9 +20,8 @@ export async function rollbackBootParameters(raw: unknown): Promise<RestoreRepor
   const status = trackStatus('boot-params-rollback');
   status.detail('changeId', spec.changeId);
   status.step('restore and verify');
-  const report = await attempt('restore BSS entries from the snapshot', () => bootParameterActivities.restoreBootParameters({ changeId: spec.changeId, nodes: spec.nodes }), {
-    maxAttempts: 8,
-  });
+  // Waits for BSS as long as the retry budget says: a rollout that gave up on a BSS outage starts this.
+  const report = await attempt('restore BSS entries from the snapshot', () => bootParameterActivities.restoreBootParameters({ changeId: spec.changeId, nodes: spec.nodes }));
   status.step('done');
   return report;
 }

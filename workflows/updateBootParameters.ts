@@ -28,6 +28,7 @@ import { FailureType, permanentFailure } from '../lib/failures';
 import { foldNodeset } from '../lib/nodeset';
 import { exportedArtifact } from '../lib/validation';
 import { ApprovalDecision, UpdateBootParametersSpec, type ParsedUpdateBootParametersSpec } from '../lib/specs/bootParamsSpec';
+import type { RetrySpec } from '../lib/specs/retrySpec';
 import { central } from './support/activities';
 import { attempt, failureTypeOf } from './support/attempt';
 import { parseInput } from './support/input';
@@ -131,7 +132,7 @@ export async function updateBootParameters(raw: unknown): Promise<BootParameters
   } catch (error) {
     decisions.finish();
     if (!touched.length) throw error;
-    await CancellationScope.nonCancellable(() => rollBack(changeId, touched, error, status));
+    await CancellationScope.nonCancellable(() => rollBack(changeId, touched, spec.retry, error, status));
     if (isCancellation(error)) throw error;
     throw ApplicationFailure.create({
       type: failureTypeOf(error),
@@ -151,18 +152,18 @@ async function manifestOfImage(imageId: string): Promise<string> {
 async function validateCanary(spec: ParsedUpdateBootParametersSpec, image: BootImage, nodes: string[]): Promise<unknown> {
   const { validate } = spec;
   return executeChild('validateInitiators', {
-    args: [{ ...validate!.options, nodes, imageId: image.imageId, manifestPath: image.manifestPath, rootfs: exportedArtifact(image, spec.iscsi), iscsi: spec.iscsi }],
+    args: [{ ...validate!.options, nodes, imageId: image.imageId, manifestPath: image.manifestPath, rootfs: exportedArtifact(image, spec.iscsi), iscsi: spec.iscsi, retry: spec.retry }],
     workflowId: `${workflowInfo().workflowId}-validate-canary`,
     workflowExecutionTimeout: `${validate!.timeoutMinutes}m`,
   });
 }
 
-async function rollBack(changeId: string, touched: string[], error: unknown, status: ReturnType<typeof trackStatus>) {
+async function rollBack(changeId: string, touched: string[], retry: RetrySpec, error: unknown, status: ReturnType<typeof trackStatus>) {
   status.step(`roll back ${touched.length} nodes`);
   status.detail('rollbackReason', reasonOf(error));
   try {
     const report = await executeChild(rollbackBootParameters, {
-      args: [{ changeId, nodes: foldNodeset(touched) }],
+      args: [{ changeId, nodes: foldNodeset(touched), retry }],
       workflowId: `${workflowInfo().workflowId}-rollback`,
       // A rollback in progress must finish even if this workflow is terminated.
       parentClosePolicy: ParentClosePolicy.ABANDON,

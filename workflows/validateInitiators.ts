@@ -68,7 +68,7 @@ export async function validateInitiators(raw: unknown): Promise<ValidationSummar
     async (batchNodes, offset) => {
       const batch = first + offset;
       const result = await executeChild(validateInitiatorBatch, {
-        args: [{ batch, nodes: batchNodes, check, chunkSize: spec.chunkSize, chunksInFlight: spec.chunksInFlight, firstFailures: spec.firstFailures, partUrl: partUrl(reportDir, batch) }],
+        args: [{ batch, nodes: batchNodes, check, chunkSize: spec.chunkSize, chunksInFlight: spec.chunksInFlight, firstFailures: spec.firstFailures, partUrl: partUrl(reportDir, batch), retry: spec.retry }],
         workflowId: `${workflowId}-batch-${batch}`,
       });
       progress.passed += result.passed;

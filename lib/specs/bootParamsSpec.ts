@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { NodeNames } from './nodeNames';
 import { S3UrlField } from './importSpec';
+import { retryField } from './retrySpec';
 
 /** A node's component name, as BSS keys its entries. */
 export const nodeXnamePattern = /^x\d{1,4}c\d{1,2}s\d{1,2}b\d{1,2}n\d{1,2}$/;
@@ -67,6 +68,7 @@ export const UpdateBootParametersFields = z
     baseParams: z.string().optional(),
     /** Snapshot and plan (the per-node diff), change nothing in BSS. */
     dryRun: z.boolean().default(false),
+    ...retryField,
   })
   .strict();
 
@@ -88,6 +90,7 @@ export const RollbackBootParametersSpec = z
     changeId: z.string().min(1, 'change id is empty'),
     /** Only these nodes; every node of the snapshot when absent. */
     nodes: NodeSet.optional(),
+    ...retryField,
   })
   .strict();
 export type RollbackBootParametersSpec = z.input<typeof RollbackBootParametersSpec>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { retryField } from './retrySpec';
 
 export const CfsLayerSpec = z
   .object({
@@ -21,6 +22,7 @@ export const CustomizeSpec = z
     resultName: z.string().min(1).optional(),
     deadlineMinutes: z.number().positive().default(120),
     pollIntervalSeconds: z.number().min(1).max(600).default(15),
+    ...retryField,
   })
   .strict();
 export type CustomizeSpec = z.input<typeof CustomizeSpec>;

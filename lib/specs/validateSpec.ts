@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { NodeNames } from './nodeNames';
 import { IscsiBootSpec } from './bootParamsSpec';
 import { S3UrlField } from './importSpec';
+import { retryField } from './retrySpec';
 
 const Ref = z.string().min(1);
 
@@ -77,6 +78,7 @@ export const ValidateInitiatorsSpec = z
     reportPrefix: S3UrlField.default('s3://ims/validation-reports'),
     /** Set by the workflow itself when it continues as new. */
     resume: ValidationProgress.optional(),
+    ...retryField,
   })
   .strict();
 export type ValidateInitiatorsSpec = z.input<typeof ValidateInitiatorsSpec>;

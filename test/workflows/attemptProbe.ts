@@ -10,11 +10,13 @@ export interface ProbeActivities {
 
 const acts = labelledActivities<ProbeActivities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 1 } });
 
-export async function attemptProbe(input: { failures: { type: string; nonRetryable: boolean }[]; repairType?: string; maxAttempts?: number; limitType?: string }) {
+export async function attemptProbe(input: { failures: { type: string; nonRetryable: boolean }[]; repairType?: string; maxAttempts?: number; limitType?: string; budgetMs?: number }) {
   trackStatus('probe');
   const result = await attempt('flaky step', () => acts.flaky({ failures: input.failures }), {
     initialIntervalMs: 10,
     maxAttempts: input.maxAttempts,
+    budgetMs: input.budgetMs,
+    maxIntervalMs: 400,
     maxAttemptsByType: input.limitType ? { [input.limitType]: 2 } : undefined,
     repairs: input.repairType ? { [input.repairType]: () => acts.repair() } : undefined,
   });
