@@ -99,11 +99,11 @@ describe('attempt(): workflow-driven retries visible in history', () => {
 
   it('keeps retrying transient failures past five tries while the time budget lasts', async () => {
     const { calls, activities } = scriptedActivities();
-    const transient = Array.from({ length: 9 }, () => ({ type: 'ServiceUnavailable', nonRetryable: false }));
+    const transient = Array.from({ length: 6 }, () => ({ type: 'ServiceUnavailable', nonRetryable: false }));
     await withTestWorker({ workflowsPath, activities }, async ({ client, taskQueue }) => {
       const { result } = await client.workflow.execute(attemptProbe, { taskQueue, workflowId: uniqueId('attempt'), args: [{ failures: transient, budgetMs: 60_000 }] });
       expect(result).toBe('ok');
-      expect(calls.flaky).toBe(10);
+      expect(calls.flaky).toBe(7);
     });
   });
 

@@ -18,7 +18,7 @@ import { attempt } from './support/attempt';
 import { parseInput } from './support/input';
 import { trackStatus } from './support/status';
 import { validateInitiators, type ValidationSummary } from './validateInitiators';
-import { approveSignal, rejectSignal, updateBootParameters, type BootParametersResult } from './updateBootParameters';
+import { approveSignal, approveUpdate, rejectSignal, rejectUpdate, updateBootParameters, type BootParametersResult } from './updateBootParameters';
 
 export interface LifecycleSummary {
   name: string;
@@ -131,8 +131,10 @@ function bootIscsi(phases: LifecycleSummary['phases'], given: IscsiBootSpec | un
 }
 
 /**
- * `imagectl approve` and `temporal workflow signal --name approve` may address the lifecycle: its
- * decisions go on to the boot parameters phase, which records them or says why it ignored them.
+ * Signals (`temporal workflow signal --name approve`, the UI) addressed to the lifecycle go on to
+ * the boot parameters phase, which records them or lists them as ignored in its status. Updates
+ * cannot be forwarded from workflow code: an `approve`/`reject` update sent here is refused, naming
+ * the rollout to send it to (`imagectl approve` finds that rollout itself).
  */
 function forwardApprovals(status: ReturnType<typeof trackStatus>) {
   let child: ChildWorkflowHandle<typeof updateBootParameters> | undefined;
@@ -144,6 +146,15 @@ function forwardApprovals(status: ReturnType<typeof trackStatus>) {
   };
   setHandler(approveSignal, forward(approveSignal));
   setHandler(rejectSignal, forward(rejectSignal));
+  const redirect = (_decision: ApprovalDecision): never => {
+    throw new Error(
+      child
+        ? `send the decision to the boot parameters rollout ${child.workflowId} (imagectl approve ${workflowInfo().workflowId} does)`
+        : `no boot parameters phase is running (phase ${status.state.phase}): no decision taken`,
+    );
+  };
+  setHandler(approveUpdate, redirect, { validator: redirect });
+  setHandler(rejectUpdate, redirect, { validator: redirect });
   return {
     attach(handle: ChildWorkflowHandle<typeof updateBootParameters>) {
       child = handle;

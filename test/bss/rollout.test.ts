@@ -8,6 +8,8 @@ import { statusQuery } from '../../workflows/support/status';
 import type { SnapshotSummary } from '../../activities/bss/activities';
 import { rollbackBootParameters } from '../../workflows/rollbackBootParameters';
 import { approveSignal, approveUpdate, rejectUpdate, updateBootParameters } from '../../workflows/updateBootParameters';
+import { execa } from 'execa';
+import { devStack } from '../../dev/config';
 import { uniqueId } from '../helpers/temporal';
 import { withTestWorker } from '../helpers/testWorker';
 import { bssPath, computeParams, ncnParams, oldArtifacts, putTestImage, startBssTestBed, workflowsPath, type BssTestBed, type TestImage } from './helpers';
@@ -156,6 +158,32 @@ describe('updateBootParameters', () => {
     });
   });
 
+  it('imagectl approve says whether the rollout took the decision: refused early and once over (exit 1, the reason), taken while awaiting it', async () => {
+    const nodes = await seedCompute('x1113c0s[0-3]b0n0');
+    const imagectl = (args: string[]) =>
+      execa('tsx', ['cli/imagectl.ts', ...args, '--json'], { reject: false, env: { TEMPORAL_ADDRESS: devStack.temporal.address, USER: 'erin' } });
+    await run(async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('bss-imagectl');
+      const handle = await client.workflow.start(updateBootParameters, {
+        taskQueue,
+        workflowId,
+        args: [spec(nodes, { validate: { options: { takesMs: 6000 } }, approval: { required: true } })],
+      });
+      await untilStep(handle, 'validate canary');
+      const early = await imagectl(['approve', workflowId, '--reason', 'eager']);
+      expect(early.exitCode).toBe(1);
+      expect(JSON.parse(early.stdout).refused).toBe(`${workflowId}: the rollout is not awaiting approval`);
+      await untilStep(handle, 'awaiting approval');
+      const taken = await imagectl(['approve', workflowId, '--reason', 'canary booted']);
+      expect(taken.exitCode).toBe(0);
+      expect(JSON.parse(taken.stdout)).toMatchObject({ workflowId, verdict: 'approved', via: 'update', who: 'erin', reason: 'canary booted' });
+      expect((await handle.result()).approval).toMatchObject({ who: 'erin', via: 'update' });
+      const late = await imagectl(['approve', workflowId, '--reason', 'again', '--reject']);
+      expect(late.exitCode).toBe(1);
+      expect(JSON.parse(late.stdout).refused).toBe(`${workflowId} is completed`);
+    });
+  });
+
   it('a reject update stops the rollout and rolls back; no decision is taken once it is over', async () => {
     const nodes = await seedCompute('x1102c0s[0-3]b0n0');
     const before = await bed.entries(nodes);
@@ -281,6 +309,63 @@ describe('updateBootParameters', () => {
     const after = await bed.entries(nodes);
     for (const node of nodes) expect(JSON.parse(after[node]!).params).toContain(newRoot());
     expect(result.batches.map((b) => b.count)).toEqual([2, 3, 3]);
+  });
+});
+
+describe('BSS outages mid-rollout', () => {
+  const outage = (on: boolean) => bed.h.sim.faults.update({ errorRate: on ? 1 : 0, errorStatus: 503, errorPathPrefix: '/apis/bss' });
+  afterEach(() => outage(false));
+  const failedTypes = async (client: Client, workflowId: string) =>
+    (await client.workflow.getHandle(workflowId).fetchHistory()).events!.filter((e) => e.activityTaskFailedEventAttributes).map((e) => e.activityTaskFailedEventAttributes!.failure!.applicationFailureInfo?.type);
+
+  it('waits out an outage longer than five tries of backoff (the old budget, 15 s), then completes', async () => {
+    const nodes = await seedCompute('x1111c0s[0-3]b0n0');
+    const result = await run(async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('bss-outage');
+      const handle = await client.workflow.start(updateBootParameters, {
+        taskQueue,
+        workflowId,
+        args: [spec(nodes, { approval: { required: true }, retry: { budgetMinutes: 2, maxIntervalSeconds: 2 } })],
+      });
+      await untilStep(handle, 'awaiting approval');
+      outage(true);
+      await handle.executeUpdate(approveUpdate, { args: [{ who: 'dave', reason: 'canary fine' }] });
+      await new Promise((resolve) => setTimeout(resolve, 20_000));
+      outage(false);
+      const done = await handle.result();
+      const failed = await failedTypes(client, workflowId);
+      expect(failed.length).toBeGreaterThan(5);
+      expect(new Set(failed)).toEqual(new Set(['ServiceUnavailable']));
+      return done;
+    });
+    const after = await bed.entries(nodes);
+    for (const node of nodes) expect(JSON.parse(after[node]!).params).toContain(newRoot());
+    expect(result.batches.map((b) => b.count)).toEqual([1, 3]);
+  });
+
+  it('past the budget, fails with the reason and rolls back, the rollback itself waiting for BSS to answer', async () => {
+    const nodes = await seedCompute('x1112c0s[0-3]b0n0');
+    const before = await bed.entries(nodes);
+    await run(async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('bss-outage-long');
+      const handle = await client.workflow.start(updateBootParameters, {
+        taskQueue,
+        workflowId,
+        args: [spec(nodes, { approval: { required: true }, retry: { budgetMinutes: 0.1, maxIntervalSeconds: 1 } })],
+      });
+      await untilStep(handle, 'awaiting approval');
+      outage(true);
+      await handle.executeUpdate(approveUpdate, { args: [{ who: 'dave', reason: 'canary fine' }] });
+      await untilStep(handle, 'roll back 4 nodes');
+      // The rollback runs into the same outage, and waits within its budget until BSS answers.
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      outage(false);
+      const failure = await failureOf(handle.result());
+      expect(failure.type).toBe('ServiceUnavailable');
+      expect(failure.message).toMatch(/^apply batch 1 \(3 nodes\): .*\(gave up after \d+ attempts in \d+ s\) \(rolled back 4 nodes to snapshot /);
+      expect((await failedTypes(client, `${workflowId}-rollback`)).length).toBeGreaterThan(0);
+    });
+    expect(await bed.entries(nodes)).toEqual(before);
   });
 });
 
