@@ -10,6 +10,8 @@ export const FailureType = {
   ManifestInvalid: 'ManifestInvalid',
   /** An etag in the manifest is missing, null or differs from S3: repairable. */
   ManifestEtagFault: 'ManifestEtagFault',
+  /** Others kept rewriting the manifest while this rewrite tried: transient. */
+  ManifestWriteConflict: 'ManifestWriteConflict',
   StagedFileCorrupt: 'StagedFileCorrupt',
   /** Staging would exceed the cache bound, and everything left in the cache is exported. */
   StagingCacheFull: 'StagingCacheFull',

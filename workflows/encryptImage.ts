@@ -137,8 +137,8 @@ export async function encryptImage(raw: unknown): Promise<EncryptResult> {
       },
     };
     status.step('record in manifest');
-    const updated: Manifest = { ...manifest, artifacts: [...manifest.artifacts.filter((a) => a.type !== MediaType.rootfsLuks), artifact] };
-    await attempt('write manifest', () => central.writeManifest({ manifestPath, manifest: updated }));
+    // Into the manifest as it is now (a conditional rewrite), not the copy read before the encryption.
+    await attempt('record container in manifest', () => central.putManifestArtifact({ manifestPath, artifact }));
     const checked = await readManifest();
     status.step('done');
     return { imageId: spec.imageId, encrypted: true, artifact, manifest: checked.link, verification, host };
