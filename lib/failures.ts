@@ -29,6 +29,8 @@ export const FailureType = {
   ApprovalTimedOut: 'ApprovalTimedOut',
   RolloutRejected: 'RolloutRejected',
   RollbackFailed: 'RollbackFailed',
+  /** A node's BSS entry was changed by someone else after the rollout's snapshot: not overwritten. */
+  ChangedSinceSnapshot: 'ChangedSinceSnapshot',
 } as const;
 
 export type FailureTypeName = (typeof FailureType)[keyof typeof FailureType];

@@ -95,13 +95,21 @@ export async function updateBootParameters(raw: unknown): Promise<BootParameters
     return result;
   }
 
-  const touched: string[] = [];
+  let touched: string[] = [];
+  const untouch = (nodes: string[]) => {
+    const left = new Set(nodes);
+    touched = touched.filter((node) => !left.has(node));
+  };
   const applyBatch = async (batch: number, nodes: string[]) => {
     touched.push(...nodes);
     // Not cancellable: a PATCH must not land after the rollback that a cancellation starts.
     const report = await CancellationScope.nonCancellable(() =>
       attempt(`apply batch ${batch} (${nodes.length} nodes)`, () => bss.applyBootParameters({ changeId, nodes, change })),
-    );
+    ).catch((error) => {
+      // Refused before any write: the rollback must leave these nodes (and the edit found there) alone.
+      if (failureTypeOf(error) === FailureType.ChangedSinceSnapshot) untouch(nodes);
+      throw error;
+    });
     result.batches.push({ batch, ...report });
     status.detail('progress', { nodesDone: result.batches.reduce((sum, b) => sum + b.count, 0), nodesTotal: spec.nodes.length });
   };

@@ -168,12 +168,31 @@ export function createBssActivities(deps: { bss: BssClient; snapshots: SnapshotS
       return { groups, changing, unchanged: snapshot.nodes.length - changing };
     },
 
-    /** Applies the change to one batch: one PATCH per group of identical new entries, skipping entries already right. */
+    /**
+     * Applies the change to one batch: one PATCH per group of identical new entries, skipping entries
+     * already right. Each entry must still be as the snapshot has it (or as this change makes it, from
+     * an earlier try): a node someone changed since the snapshot is not overwritten, and the batch is
+     * refused naming them before anything is written.
+     */
     async applyBootParameters(input: { changeId: string; nodes: string[]; change: RolloutChange }): Promise<BatchReport> {
       const snapshot = await snapshots.require(input.changeId);
       const plans = planNodes(snapshot, nodesOf(snapshot, input.nodes), input.change);
       return callService('BSS', async () => {
         const current = await bss.getEntries(input.nodes);
+        const edited = [...plans].flatMap(([node, plan]) => {
+          const now = current.get(node);
+          const before = entryOf(snapshot, node);
+          if (sameBootFields(now, plan.entry)) return [];
+          if (before ? sameBootFields(now, restorableFields(before)) : now === undefined) return [];
+          return [node];
+        });
+        if (edited.length) {
+          throw permanentFailure(
+            FailureType.ChangedSinceSnapshot,
+            `${edited.length} node(s) changed in BSS since the snapshot of change ${input.changeId}, not overwritten: ${foldNodeset(edited)}`,
+            { nodes: foldNodeset(edited) },
+          );
+        }
         const wanted = new Map([...plans].filter(([node, plan]) => !sameBootFields(current.get(node), plan.entry)).map(([node, plan]) => [node, plan.entry]));
         const report = await writeEntries(bss, wanted, (host) => {
           if (entryOf(snapshot, host)) return 'its entry disappeared after the snapshot was taken';

@@ -200,6 +200,25 @@ describe('updateBootParameters', () => {
     expect(await bed.entries(nodes)).toEqual(before);
   });
 
+  it('an operator edit made after the snapshot is not overwritten: the batch stops naming the node, the canary is rolled back, the edit kept', async () => {
+    const nodes = await seedCompute('x1114c0s[0-3]b0n0');
+    const before = await bed.entries(nodes);
+    await run(async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-edited'), args: [spec(nodes, { approval: { required: true } })] });
+      await untilStep(handle, 'awaiting approval');
+      const edit = await bed.h.raw('PATCH', bssPath, { hosts: [nodes[2]], params: `${computeParams()} operator.fix=1` });
+      expect(edit.status).toBeLessThan(300);
+      await handle.executeUpdate(approveUpdate, { args: [{ who: 'frank', reason: 'canary fine' }] });
+      const failure = await failureOf(handle.result());
+      expect(failure.type).toBe('ChangedSinceSnapshot');
+      expect(failure.message).toContain(`1 node(s) changed in BSS since the snapshot of change ${handle.workflowId}, not overwritten: ${nodes[2]}`);
+      expect(failure.message).toContain('rolled back 1 nodes');
+    });
+    const after = await bed.entries(nodes);
+    expect(JSON.parse(after[nodes[2]]!).params).toBe(`${computeParams()} operator.fix=1`);
+    for (const node of [nodes[0], nodes[1], nodes[3]]) expect(after[node]).toEqual(before[node]);
+  });
+
   it('rolls back when cancelled while awaiting approval', async () => {
     const nodes = await seedCompute('x1103c0s[0-3]b0n0');
     const before = await bed.entries(nodes);
