@@ -31,6 +31,8 @@ export const FailureType = {
   RollbackFailed: 'RollbackFailed',
   /** A node's BSS entry was changed by someone else after the rollout's snapshot: not overwritten. */
   ChangedSinceSnapshot: 'ChangedSinceSnapshot',
+  /** Another running rollout holds some of the nodes. */
+  NodesHeld: 'NodesHeld',
 } as const;
 
 export type FailureTypeName = (typeof FailureType)[keyof typeof FailureType];

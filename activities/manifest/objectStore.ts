@@ -1,5 +1,5 @@
 // The few S3 operations manifest checks need, on s3:// locations.
-import { GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { parseS3Url, stripQuotes } from '../../lib/manifest';
 
 export class ObjectStore {
@@ -15,6 +15,11 @@ export class ObjectStore {
       if (error instanceof NotFound || statusOf(error) === 404) return null;
       throw error;
     }
+  }
+
+  async delete(url: string): Promise<void> {
+    const { bucket, key } = parseS3Url(url);
+    await this.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
   }
 
   async getText(url: string): Promise<string> {
@@ -39,7 +44,7 @@ export class ObjectStore {
    * Writes JSON and returns the ETag S3 reports for it afterwards. With `ifMatch` (the etag read) the
    * write happens only if nobody wrote since (S3 conditional PUT): ObjectChanged otherwise.
    */
-  async putJson(url: string, value: unknown, precondition: { ifMatch?: string } = {}): Promise<string> {
+  async putJson(url: string, value: unknown, precondition: { ifMatch?: string; ifAbsent?: boolean } = {}): Promise<string> {
     const { bucket, key } = parseS3Url(url);
     try {
       await this.s3.send(
@@ -49,6 +54,7 @@ export class ObjectStore {
           Body: JSON.stringify(value, null, 2) + '\n',
           ContentType: 'application/json',
           ...(precondition.ifMatch ? { IfMatch: `"${precondition.ifMatch}"` } : {}),
+          ...(precondition.ifAbsent ? { IfNoneMatch: '*' } : {}),
         }),
       );
     } catch (error) {

@@ -219,6 +219,27 @@ describe('updateBootParameters', () => {
     for (const node of [nodes[0], nodes[1], nodes[3]]) expect(after[node]).toEqual(before[node]);
   });
 
+  it('one rollout at a time per node: an overlapping one is refused naming the holder, nothing changed; the nodes are free again once it ends, or once it is terminated', async () => {
+    const nodes = await seedCompute('x1115c0s[0-5]b0n0');
+    const before = await bed.entries(nodes);
+    await run(async ({ client, taskQueue }) => {
+      const first = await client.workflow.start(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-lock-a'), args: [spec(nodes.slice(0, 4), { approval: { required: true } })] });
+      await untilStep(first, 'awaiting approval');
+      const overlapping = await failureOf(client.workflow.execute(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-lock-b'), args: [spec(nodes.slice(2))] }));
+      expect(overlapping.type).toBe('NodesHeld');
+      expect(overlapping.message).toBe(`claim nodes: another rollout is changing these nodes: change ${first.workflowId} holds x1115c0s[2-3]b0n0`);
+      const now = await bed.entries(nodes);
+      for (const node of nodes.slice(4)) expect(now[node]).toEqual(before[node]);
+      await first.executeUpdate(approveUpdate, { args: [{ who: 'gail', reason: 'ok' }] });
+      await first.result();
+      const stale = await client.workflow.start(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-lock-c'), args: [spec(nodes.slice(2), { approval: { required: true } })] });
+      await untilStep(stale, 'awaiting approval');
+      await stale.terminate('operator gave up');
+      const taken = await client.workflow.execute(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-lock-d'), args: [spec(nodes)] });
+      expect(taken.batches.reduce((sum, b) => sum + b.count, 0)).toBe(6);
+    });
+  });
+
   it('rolls back when cancelled while awaiting approval', async () => {
     const nodes = await seedCompute('x1103c0s[0-3]b0n0');
     const before = await bed.entries(nodes);
