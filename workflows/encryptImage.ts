@@ -17,6 +17,7 @@ import { EncryptSpec } from '../lib/specs/encryptSpec';
 import { central, labelledActivities } from './support/activities';
 import { attempt } from './support/attempt';
 import { parseInput } from './support/input';
+import { checkedManifest, imageWithManifest } from './support/manifests';
 import { trackStatus } from './support/status';
 
 /** What the manifest records about a container, besides link, md5 and type. */
@@ -54,13 +55,8 @@ export async function encryptImage(raw: unknown): Promise<EncryptResult> {
   const sectorSize = spec.sectorSize ?? (spec.luksVersion === 2 ? 4096 : 512);
 
   status.step('check image');
-  const image = await attempt('get image from IMS', () => central.getImage({ imageId: spec.imageId }));
-  const manifestPath = image.link?.path;
-  if (!manifestPath) throw permanentFailure(FailureType.ManifestInvalid, `IMS image ${spec.imageId} has no manifest link`);
-  const readManifest = () =>
-    attempt('check manifest', () => central.checkManifest({ manifestPath }), {
-      repairs: { [FailureType.ManifestEtagFault]: () => central.repairManifest({ manifestPath }) },
-    });
+  const { manifestPath } = await imageWithManifest(spec.imageId, 'get image from IMS');
+  const readManifest = () => checkedManifest(manifestPath);
   let { manifest } = await readManifest();
   let rootfs = rootfsOf(manifest);
 

@@ -5,7 +5,6 @@
 // Every phase but the first is optional. Cancelling this workflow cancels the running phase, which
 // cleans up after itself: uploads aborted, partial exports removed, BSS rolled back.
 import { executeChild, setHandler, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
-import { FailureType, permanentFailure } from '../lib/failures';
 import { MediaType } from '../lib/manifest';
 import type { ApprovalDecision, IscsiBootSpec } from '../lib/specs/bootParamsSpec';
 import { LifecycleSpec } from '../lib/specs/lifecycleSpec';
@@ -13,9 +12,8 @@ import { customizeImage, type CustomizeResult } from './customizeImage';
 import { encryptImage, type EncryptResult } from './encryptImage';
 import { exportImage, type ExportImageResult } from './exportImage';
 import { importImage, type ImportResult } from './importImage';
-import { central } from './support/activities';
-import { attempt } from './support/attempt';
 import { parseInput } from './support/input';
+import { checkedManifest, imageWithManifest } from './support/manifests';
 import { trackStatus } from './support/status';
 import { validateInitiators, type ValidationSummary } from './validateInitiators';
 import { approveSignal, approveUpdate, rejectSignal, rejectUpdate, updateBootParameters, type BootParametersResult } from './updateBootParameters';
@@ -108,13 +106,8 @@ export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
 
 async function checkExistingImage(imageId: string, status: ReturnType<typeof trackStatus>) {
   status.setPhase('check image');
-  const image = await attempt('check image in IMS', () => central.getImage({ imageId }));
-  const manifestPath = image.link?.path;
-  if (!manifestPath) throw permanentFailure(FailureType.ManifestInvalid, `IMS image ${imageId} has no manifest link`);
-  const checked = await attempt('check manifest', () => central.checkManifest({ manifestPath }), {
-    repairs: { [FailureType.ManifestEtagFault]: () => central.repairManifest({ manifestPath }) },
-  });
-  return checked.link;
+  const { manifestPath } = await imageWithManifest(imageId, 'check image in IMS');
+  return (await checkedManifest(manifestPath)).link;
 }
 
 /** The iSCSI boot parameters the export and encryption phases imply; what the spec gives wins. */

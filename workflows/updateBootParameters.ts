@@ -24,14 +24,14 @@ import {
 import type { BatchReport, PlanSummary } from '../activities/bss/activities';
 import type { RolloutChange } from '../activities/bss/plan';
 import { inBatches, type BootImage } from '../lib/bootParams';
-import { FailureType, permanentFailure } from '../lib/failures';
+import { FailureType } from '../lib/failures';
 import { foldNodeset } from '../lib/nodeset';
 import { exportedArtifact } from '../lib/validation';
 import { ApprovalDecision, UpdateBootParametersSpec, type ParsedUpdateBootParametersSpec } from '../lib/specs/bootParamsSpec';
 import type { RetrySpec } from '../lib/specs/retrySpec';
-import { central } from './support/activities';
 import { attempt, failureTypeOf } from './support/attempt';
 import { parseInput } from './support/input';
+import { imageWithManifest } from './support/manifests';
 import { inLanes } from './support/lanes';
 import { trackStatus } from './support/status';
 import { bootParameterActivities as bss, rollbackBootParameters } from './rollbackBootParameters';
@@ -162,9 +162,7 @@ export async function updateBootParameters(raw: unknown): Promise<BootParameters
 }
 
 async function manifestOfImage(imageId: string): Promise<string> {
-  const image = await attempt('get image', () => central.getImage({ imageId }));
-  if (!image.link?.path) throw permanentFailure(FailureType.ManifestInvalid, `IMS image ${imageId} has no manifest link`);
-  return image.link.path;
+  return (await imageWithManifest(imageId)).manifestPath;
 }
 
 async function validateCanary(spec: ParsedUpdateBootParametersSpec, image: BootImage, nodes: string[]): Promise<unknown> {

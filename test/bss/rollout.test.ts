@@ -342,7 +342,9 @@ describe('updateBootParameters', () => {
       const done = await client.workflow.execute(updateBootParameters, { taskQueue, workflowId, args: [spec(nodes, { canarySize: 2, batchSize: 3 })] });
       const history = await client.workflow.getHandle(workflowId).fetchHistory();
       const failed = history.events!.filter((e) => e.activityTaskFailedEventAttributes);
-      expect(failed.map((e) => e.activityTaskFailedEventAttributes!.failure!.applicationFailureInfo!.type)).toEqual(['ServiceUnavailable', 'ServiceUnavailable', 'ServiceUnavailable']);
+      // Only the BSS failures: a loaded S3 may also drop a connection now and then (retried alike).
+      const bssFailures = failed.filter((e) => e.activityTaskFailedEventAttributes!.failure!.message!.startsWith('BSS: '));
+      expect(bssFailures.map((e) => e.activityTaskFailedEventAttributes!.failure!.applicationFailureInfo!.type)).toEqual(['ServiceUnavailable', 'ServiceUnavailable', 'ServiceUnavailable']);
       return done;
     });
     expect(bed.h.sim.faults.injected).toBeGreaterThanOrEqual(3);
