@@ -37,7 +37,9 @@ export interface ValidationSummary {
 export async function validateInitiators(raw: unknown): Promise<ValidationSummary> {
   const spec = parseInput(ValidateInitiatorsSpec, raw, 'validation spec');
   const status = trackStatus('validate', { imageId: spec.imageId });
-  const { workflowId } = workflowInfo();
+  const { workflowId, continuedFromExecutionRunId } = workflowInfo();
+  // Progress carried over by continue-as-new only: a caller's `resume` would skip batches unchecked.
+  if (spec.resume && !continuedFromExecutionRunId) throw permanentFailure(FailureType.InvalidInput, 'invalid validation spec: resume: set by the workflow itself when it continues as new; not accepted from callers');
   const reportDir = `${spec.reportPrefix.replace(/\/+$/, '')}/${workflowId}`;
   const targets = serverTargets(spec.iscsi.targets!);
   const nodes = nodesToCheck(spec);

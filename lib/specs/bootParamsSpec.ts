@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { NodeNames } from './nodeNames';
 import { S3UrlField } from './importSpec';
+import { Minutes, week } from './minutes';
 import { retryField } from './retrySpec';
 
 /** A node's component name, as BSS keys its entries. */
@@ -55,12 +56,12 @@ export const UpdateBootParametersFields = z
     /** Batches in flight at once after the canary. */
     concurrency: z.number().int().min(1).max(32).default(4),
     approval: z
-      .object({ required: z.boolean(), timeoutMinutes: z.number().positive().default(24 * 60) })
+      .object({ required: z.boolean(), timeoutMinutes: Minutes(week, 'a week').default(24 * 60) })
       .strict()
       .default({ required: false, timeoutMinutes: 24 * 60 }),
     /** Runs the `validateInitiators` workflow on the canary; `options` are passed on to it as they are. */
     validate: z
-      .object({ timeoutMinutes: z.number().positive().default(60), options: z.record(z.string(), z.unknown()).default({}) })
+      .object({ timeoutMinutes: Minutes(week, 'a week').default(60), options: z.record(z.string(), z.unknown()).default({}) })
       .strict()
       .optional(),
     /** A node with no BSS entry: refuse the whole rollout (an unknown xname?), or create its entry from `baseParams`. */

@@ -2,11 +2,12 @@
 // gives up: bounded by time, not tries, so an outage of S3, IMS, CFS or BSS during an upgrade (a CSM
 // API gateway or Ceph restart: 15 minutes and more) is waited out. Every try is still an event.
 import { z } from 'zod';
+import { Minutes, week } from './minutes';
 
 export const RetrySpec = z
   .object({
     /** Per step, from its first try; the default outlasts a 15-minute outage with room to spare. */
-    budgetMinutes: z.number().positive().max(7 * 24 * 60, 'at most a week').default(30),
+    budgetMinutes: Minutes(week, 'a week').default(30),
     /** The wait between tries doubles from 1 s up to this. */
     maxIntervalSeconds: z.number().min(1).max(3600).default(30),
   })
