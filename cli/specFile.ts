@@ -49,7 +49,12 @@ export function loadSpec(file: string): LoadedSpec {
   try {
     document = parseDocument(text, { lineCounter, prettyErrors: false });
     if (document.errors.length) {
-      throw new SpecError(file, document.errors.map((e) => `line ${lineCounter.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`));
+      throw new SpecError(
+        file,
+        document.errors.map((e) =>
+          /call stack/i.test(e.message) ? `nested too deeply to read (more than ${maxInputDepth} levels is refused)` : `line ${lineCounter.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`,
+        ),
+      );
     }
     raw = document.toJS({ maxAliasCount }) as Record<string, unknown> | null;
   } catch (error) {

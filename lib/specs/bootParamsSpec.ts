@@ -88,7 +88,7 @@ export type ParsedUpdateBootParametersSpec = z.output<typeof UpdateBootParameter
 
 export const RollbackBootParametersSpec = z
   .object({
-    changeId: z.string().min(1, 'change id is empty'),
+    changeId: z.string().min(1, 'change id is empty').max(1000, 'a change id (a workflow id) is at most 1000 characters'),
     /** Only these nodes; every node of the snapshot when absent. */
     nodes: NodeSet.optional(),
     ...retryField,

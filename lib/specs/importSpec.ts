@@ -23,7 +23,7 @@ export type ArtifactSource = z.infer<typeof ArtifactSource>;
 
 export const ImportSpec = z
   .object({
-    name: z.string().trim().min(1, 'image name is empty'),
+    name: z.string().trim().min(1, 'image name is empty').max(255, 'an image name is at most 255 characters'),
     arch: z.enum(['x86_64', 'aarch64']).default('x86_64'),
     rootfs: ArtifactSource,
     kernel: ArtifactSource.optional(),

@@ -11,7 +11,7 @@ import { ValidateInitiatorsSpec } from './validateSpec';
 
 export const LifecycleSpec = z
   .object({
-    name: z.string().trim().min(1, 'image name is empty'),
+    name: z.string().trim().min(1, 'image name is empty').max(255, 'an image name is at most 255 characters'),
     /** Import new artifacts; or start from `imageId`, an image already in IMS. */
     import: ImportSpec.omit({ name: true, retry: true }).optional(),
     imageId: z.string().min(1).optional(),

@@ -5,9 +5,11 @@ import { z } from 'zod';
 import { NodeNames } from './nodeNames';
 import { IscsiBootSpec } from './bootParamsSpec';
 import { S3UrlField } from './importSpec';
+import { SecretRef } from './exportSpec';
 import { retryField } from './retrySpec';
 
-const Ref = z.string().min(1);
+/** CHAP and key references: names a secret store resolves, checked as the export checks them. */
+const Ref = SecretRef;
 
 
 export const InitiatorSpec = z.discriminatedUnion('driver', [
@@ -37,7 +39,13 @@ export type ValidationProgress = z.output<typeof ValidationProgress>;
 
 /** A file the booted image must hold, and its sha256. */
 export const ContentCheck = z
-  .object({ path: z.string().regex(/^\/[A-Za-z0-9._/-]+$/, 'an absolute path in the image'), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in hex') })
+  .object({
+    path: z
+      .string()
+      .regex(/^\/[A-Za-z0-9._/-]+$/, 'an absolute path in the image')
+      .refine((p) => !p.split('/').includes('..'), 'an absolute path in the image, without ".." segments'),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in hex'),
+  })
   .strict();
 
 export const ValidateInitiatorsSpec = z
