@@ -29,12 +29,13 @@ import { foldNodeset } from '../lib/nodeset';
 import { exportedArtifact } from '../lib/validation';
 import { ApprovalDecision, UpdateBootParametersSpec, type ParsedUpdateBootParametersSpec } from '../lib/specs/bootParamsSpec';
 import type { RetrySpec } from '../lib/specs/retrySpec';
+import { bootParameterActivities as bss } from './support/activities';
 import { attempt, failureTypeOf } from './support/attempt';
 import { parseInput } from './support/input';
 import { imageWithManifest } from './support/manifests';
 import { inLanes } from './support/lanes';
 import { trackStatus } from './support/status';
-import { bootParameterActivities as bss, rollbackBootParameters } from './rollbackBootParameters';
+import { rollbackBootParameters } from './rollbackBootParameters';
 
 export interface Decision extends ApprovalDecision {
   verdict: 'approved' | 'rejected';
