@@ -2,18 +2,11 @@
 // libiscsi in userspace (dev stack, tests, and reachability checks from the orchestrator's host) and
 // open-iscsi over SSH on the nodes themselves (production). A driver checks one node against every server.
 import type { CheckFailure, CheckSkip, Expectation, NodeToCheck, NodeVerdict, ServerTarget } from '../../lib/nodeChecks';
+import type { CheckOptions } from '../../lib/specs/validateSpec';
 
 export type { CheckFailure, CheckSkip, Expectation, NodeToCheck, NodeVerdict, ServerTarget };
 
-export interface CheckOptions {
-  /** Log in once more with a wrong CHAP secret and expect a refusal (libiscsi driver). */
-  wrongChap: boolean;
-  writeRefused: boolean;
-  /** Decrypt the first sectors and compare them with the expected plaintext. */
-  decryptSample: boolean;
-  /** open-iscsi: the multipath map for the WWID must exist with a path per server. */
-  multipath: boolean;
-}
+export type { CheckOptions };
 
 /** The LUKS key, inside the activity only: as a 0600 file wiped afterwards, or as bytes zeroed afterwards. */
 export interface KeyAccess {

@@ -48,6 +48,20 @@ export const ContentCheck = z
   })
   .strict();
 
+/** Which checks run beyond the identity ones; the spec's field and the activity's input alike. */
+export const CheckOptions = z
+  .object({
+    /** Log in once more with a wrong CHAP secret and expect a refusal (libiscsi driver). */
+    wrongChap: z.boolean().default(true),
+    writeRefused: z.boolean().default(true),
+    /** Decrypt the first sectors and compare them with the expected plaintext. */
+    decryptSample: z.boolean().default(true),
+    /** open-iscsi: the multipath map for the WWID must exist with a path per server. */
+    multipath: z.boolean().default(true),
+  })
+  .strict();
+export type CheckOptions = z.output<typeof CheckOptions>;
+
 export const ValidateInitiatorsSpec = z
   .object({
     nodes: NodeNames,
@@ -68,10 +82,7 @@ export const ValidateInitiatorsSpec = z
       .optional(),
     /** open-iscsi: a file the booted image must hold, read through dm-crypt and the squashfs as a node mounts them. */
     content: ContentCheck.optional(),
-    checks: z
-      .object({ wrongChap: z.boolean().default(true), writeRefused: z.boolean().default(true), decryptSample: z.boolean().default(true), multipath: z.boolean().default(true) })
-      .strict()
-      .prefault({}),
+    checks: CheckOptions.prefault({}),
     /** Nodes per child workflow. */
     batchSize: z.number().int().min(1).max(2000).default(500),
     /** Nodes per checkInitiators activity. */
