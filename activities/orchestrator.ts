@@ -8,6 +8,7 @@ import { CsmClient, csmSettingsFromEnv } from './csm/client';
 import { createEncryptionHostLookup, luksSettingsFromEnv } from './encryptionHost';
 import { createImsActivities } from './ims/activities';
 import { ImsClient } from './ims/client';
+import { importRootsFromEnv } from './import/importRoots';
 import { createImportPreflightActivities } from './import/preflight';
 import { createInitiatorActivities, nodeSecretsFromEnv } from './initiator/activities';
 import { createManifestActivities } from './manifest/activities';
@@ -22,10 +23,11 @@ export function createOrchestratorActivities(env: NodeJS.ProcessEnv = process.en
   const s3 = createS3Client(s3SettingsFromEnv(env));
   const store = new ObjectStore(s3);
   const csm = new CsmClient(csmSettingsFromEnv(env));
+  const importRoots = importRootsFromEnv(env);
   return {
     ...createS3RoundTripActivities(s3),
-    ...createS3ImportActivities(s3),
-    ...createImportPreflightActivities(store),
+    ...createS3ImportActivities(s3, {}, importRoots),
+    ...createImportPreflightActivities(store, importRoots),
     ...createManifestActivities(store),
     ...createImsActivities(new ImsClient(csm)),
     ...createCfsActivities(new CfsClient(csm)),

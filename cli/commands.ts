@@ -1,10 +1,11 @@
 // The imagectl commands. Each returns its exit code; --json prints one JSON document instead of text.
-import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { issueLines } from '../lib/parseInput';
 import { RetireImageSpec } from '../lib/specs/retireSpec';
 import type { RetireImageResult } from '../workflows/retireImage';
+import type { Decision } from '../workflows/updateBootParameters';
 import type { WorkflowStatus } from '../workflows/support/status';
 import { connect, temporalEnv, workflowUiLink } from './connect';
 import { ExitCode, UsageError } from './exitCodes';
@@ -230,14 +231,37 @@ const list: Command = async (_args, options) =>
     return ExitCode.ok;
   });
 
+
+/** The rollout a decision is for: the workflow itself, or a lifecycle's running boot parameters phase. */
+function rolloutOf(state: Snapshot): { rollout?: Snapshot; refusal?: string } {
+  if (state.status !== 'RUNNING') return { refusal: `${state.workflowId} is ${state.status.toLowerCase()}` };
+  let current = state;
+  while (current.child) current = current.child;
+  if (current.workflowStatus?.phase !== 'boot-params') return { refusal: `${current.workflowId} is not a boot parameters rollout (phase ${current.workflowStatus?.phase ?? 'unknown'})` };
+  return { rollout: current };
+}
+
+/** Sent as an update, so the rollout says whether it took the decision (and why not). */
 const approve: Command = async (args, options) => {
   const workflowId = requireArg(args, 'workflow ID');
   if (!options.reason) throw new UsageError('approve needs --reason "why" (it is recorded in the workflow history)');
   const decision = { who: process.env.SUDO_USER ?? process.env.USER ?? os.userInfo().username, reason: options.reason };
+  const verb = options.reject ? 'reject' : 'approve';
   return withClient(async (client) => {
-    await client.workflow.getHandle(workflowId).signal(options.reject ? 'reject' : 'approve', decision);
-    print(options, { workflowId, ...decision, decision: options.reject ? 'rejected' : 'approved' }, () => `${options.reject ? 'rejected' : 'approved'} ${workflowId} as ${decision.who}: ${decision.reason}`);
-    return ExitCode.ok;
+    const { rollout, refusal } = rolloutOf(await snapshot(client, workflowId));
+    const refused = (reason: string) => {
+      print(options, { workflowId, ...decision, refused: reason }, () => `${verb} refused: ${reason}; no decision taken`);
+      return ExitCode.workflowFailed;
+    };
+    if (!rollout) return refused(refusal!);
+    try {
+      const taken = await client.workflow.getHandle(rollout.workflowId).executeUpdate<Decision, [typeof decision]>(verb, { args: [decision] });
+      print(options, { workflowId: rollout.workflowId, ...taken, decision: taken.verdict }, () => `${taken.verdict} ${rollout.workflowId} as ${taken.who}: ${taken.reason}`);
+      return ExitCode.ok;
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError) return refused(`${rollout.workflowId}: ${error.cause?.message ?? error.message}`);
+      throw error;
+    }
   });
 };
 

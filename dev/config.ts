@@ -1,6 +1,7 @@
 // The embedded dev stack's settings: one place for ports, addresses and credentials.
 // Every value can be overridden by the environment variable of the same name, which is also
 // how workers, imagectl and tests are pointed at a real site.
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -93,5 +94,7 @@ export function stackEnvironment(): Record<string, string> {
     LUKS_KEY_DIR: path.join(stateDir, 'luks-keys'),
     LUKS_WORK_DIR: path.join(stateDir, 'luks'),
     INITIATOR_WORK_DIR: path.join(stateDir, 'initiator'),
+    // The tests import from their temporary directories, the demo from .dev/sample.
+    IMPORT_ROOTS: [os.tmpdir(), stateDir].join(':'),
   };
 }

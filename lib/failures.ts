@@ -10,6 +10,8 @@ export const FailureType = {
   ManifestInvalid: 'ManifestInvalid',
   /** An etag in the manifest is missing, null or differs from S3: repairable. */
   ManifestEtagFault: 'ManifestEtagFault',
+  /** Others kept rewriting the manifest while this rewrite tried: transient. */
+  ManifestWriteConflict: 'ManifestWriteConflict',
   StagedFileCorrupt: 'StagedFileCorrupt',
   /** Staging would exceed the cache bound, and everything left in the cache is exported. */
   StagingCacheFull: 'StagingCacheFull',
@@ -29,6 +31,10 @@ export const FailureType = {
   RollbackFailed: 'RollbackFailed',
   /** Nodes that did not get their secrets: not waiting in the bootimg initramfs in time, or waiting for another image. */
   NodesNotAttached: 'NodesNotAttached',
+  /** A node's BSS entry was changed by someone else after the rollout's snapshot: not overwritten. */
+  ChangedSinceSnapshot: 'ChangedSinceSnapshot',
+  /** Another running rollout holds some of the nodes. */
+  NodesHeld: 'NodesHeld',
 } as const;
 
 export type FailureTypeName = (typeof FailureType)[keyof typeof FailureType];

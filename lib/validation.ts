@@ -1,7 +1,6 @@
 // validateInitiators' pure parts: what each node must see, how servers are named in reports, and how the
 // first failures and counts of many batches (and runs) add up. Pure: the workflows import it.
-import type { Expectation, NodeToCheck, ServerTarget } from '../activities/initiator/driver';
-import type { NodeVerdict } from '../activities/initiator/verdict';
+import type { Expectation, NodeToCheck, NodeVerdict, ServerTarget } from './nodeChecks';
 import type { BootImage } from './bootParams';
 import { FailureType, permanentFailure } from './failures';
 import type { IscsiBootSpec } from './specs/bootParamsSpec';

@@ -96,4 +96,38 @@ describe('attempt(): workflow-driven retries visible in history', () => {
       expect(calls.flaky).toBe(2);
     });
   });
+
+  it('keeps retrying transient failures past five tries while the time budget lasts', async () => {
+    const { calls, activities } = scriptedActivities();
+    const transient = Array.from({ length: 6 }, () => ({ type: 'ServiceUnavailable', nonRetryable: false }));
+    await withTestWorker({ workflowsPath, activities }, async ({ client, taskQueue }) => {
+      const { result } = await client.workflow.execute(attemptProbe, { taskQueue, workflowId: uniqueId('attempt'), args: [{ failures: transient, budgetMs: 60_000 }] });
+      expect(result).toBe('ok');
+      expect(calls.flaky).toBe(7);
+    });
+  });
+
+  it('gives up on transient failures once the time budget is spent, naming the tries and the time', async () => {
+    const { calls, activities } = scriptedActivities();
+    const endless = Array.from({ length: 1000 }, () => ({ type: 'ServiceUnavailable', nonRetryable: false }));
+    await withTestWorker({ workflowsPath, activities }, async ({ client, taskQueue }) => {
+      const started = Date.now();
+      const error = await client.workflow.execute(attemptProbe, { taskQueue, workflowId: uniqueId('attempt'), args: [{ failures: endless, budgetMs: 3000 }] }).catch((e) => e);
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      expect((error.cause as ApplicationFailure).type).toBe('ServiceUnavailable');
+      expect(error.cause.message).toMatch(/^flaky step: scripted ServiceUnavailable \(gave up after \d+ attempts in \d+ s\)$/);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2500);
+      expect(calls.flaky).toBeGreaterThanOrEqual(3);
+    });
+  });
+
+  it('bounds repeated repairs of the same failure type', async () => {
+    const { calls, activities } = scriptedActivities();
+    const stale = Array.from({ length: 10 }, () => ({ type: 'ManifestEtagFault', nonRetryable: true }));
+    await withTestWorker({ workflowsPath, activities }, async ({ client, taskQueue }) => {
+      const error = await client.workflow.execute(attemptProbe, { taskQueue, workflowId: uniqueId('attempt'), args: [{ failures: stale, repairType: 'ManifestEtagFault' }] }).catch((e) => e);
+      expect((error.cause as ApplicationFailure).type).toBe('ManifestEtagFault');
+      expect(calls).toEqual({ flaky: 3, repair: 2 });
+    });
+  });
 });

@@ -3,6 +3,9 @@
 import { attempt } from './support/attempt';
 import { central, onIscsiServer } from './support/activities';
 
+/** A health check answers within a minute: it does not wait out outages. */
+const quick = { budgetMs: 60_000 };
+
 export interface CheckStackInput {
   bucket: string;
   iscsiServers: string[];
@@ -16,10 +19,9 @@ export interface CheckStackResult {
 export async function checkStack(input: CheckStackInput): Promise<CheckStackResult> {
   const key = `check-stack/${Date.now()}.txt`;
   const roundTrip = await attempt('S3 round trip', () =>
-    central.roundTripObject({ bucket: input.bucket, key, text: `written by checkStack at ${new Date().toISOString()}` }),
-  );
+    central.roundTripObject({ bucket: input.bucket, key, text: `written by checkStack at ${new Date().toISOString()}` }), quick);
   const iscsiServers = await Promise.all(
-    input.iscsiServers.map((server) => attempt(`list targets on ${server}`, () => onIscsiServer(server, { startToCloseTimeout: '30s' }).listTargets())),
+    input.iscsiServers.map((server) => attempt(`list targets on ${server}`, () => onIscsiServer(server, { startToCloseTimeout: '30s' }).listTargets(), quick)),
   );
   return {
     s3: {

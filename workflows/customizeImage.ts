@@ -14,6 +14,7 @@ import { central, labelledActivities } from './support/activities';
 import type { OrchestratorActivities } from '../activities/orchestrator';
 import { attempt } from './support/attempt';
 import { parseInput } from './support/input';
+import { checkedManifest, imageWithManifest } from './support/manifests';
 import { trackStatus } from './support/status';
 
 export interface CustomizeResult {
@@ -57,12 +58,8 @@ export async function customizeImage(raw: unknown): Promise<CustomizeResult> {
 
   const resultImageId = customizedImageId(session, spec.imageId);
   status.step('check resultant manifest');
-  const image = await attempt('get resultant image', () => central.getImage({ imageId: resultImageId }));
-  if (!image.link?.path) throw permanentFailure(FailureType.ManifestInvalid, `resultant image ${resultImageId} has no manifest link`);
-  const manifestPath = image.link.path;
-  const checked = await attempt('check resultant manifest', () => central.checkManifest({ manifestPath }), {
-    repairs: { [FailureType.ManifestEtagFault]: () => central.repairManifest({ manifestPath }) },
-  });
+  const { manifestPath } = await imageWithManifest(resultImageId, 'get resultant image', `resultant image ${resultImageId}`);
+  const checked = await checkedManifest(manifestPath, 'check resultant manifest');
   status.step('done');
   return { sourceImageId: spec.imageId, resultImageId, sessionName, adoptedSession: adopted, manifest: checked.link };
 }

@@ -17,6 +17,7 @@ import { EncryptSpec } from '../lib/specs/encryptSpec';
 import { central, labelledActivities } from './support/activities';
 import { attempt } from './support/attempt';
 import { parseInput } from './support/input';
+import { checkedManifest, imageWithManifest } from './support/manifests';
 import { trackStatus } from './support/status';
 
 /** What the manifest records about a container, besides link, md5 and type. */
@@ -54,13 +55,8 @@ export async function encryptImage(raw: unknown): Promise<EncryptResult> {
   const sectorSize = spec.sectorSize ?? (spec.luksVersion === 2 ? 4096 : 512);
 
   status.step('check image');
-  const image = await attempt('get image from IMS', () => central.getImage({ imageId: spec.imageId }));
-  const manifestPath = image.link?.path;
-  if (!manifestPath) throw permanentFailure(FailureType.ManifestInvalid, `IMS image ${spec.imageId} has no manifest link`);
-  const readManifest = () =>
-    attempt('check manifest', () => central.checkManifest({ manifestPath }), {
-      repairs: { [FailureType.ManifestEtagFault]: () => central.repairManifest({ manifestPath }) },
-    });
+  const { manifestPath } = await imageWithManifest(spec.imageId, 'get image from IMS');
+  const readManifest = () => checkedManifest(manifestPath);
   let { manifest } = await readManifest();
   let rootfs = rootfsOf(manifest);
 
@@ -137,8 +133,8 @@ export async function encryptImage(raw: unknown): Promise<EncryptResult> {
       },
     };
     status.step('record in manifest');
-    const updated: Manifest = { ...manifest, artifacts: [...manifest.artifacts.filter((a) => a.type !== MediaType.rootfsLuks), artifact] };
-    await attempt('write manifest', () => central.writeManifest({ manifestPath, manifest: updated }));
+    // Into the manifest as it is now (a conditional rewrite), not the copy read before the encryption.
+    await attempt('record container in manifest', () => central.putManifestArtifact({ manifestPath, artifact }));
     const checked = await readManifest();
     status.step('done');
     return { imageId: spec.imageId, encrypted: true, artifact, manifest: checked.link, verification, host };

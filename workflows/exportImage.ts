@@ -17,6 +17,7 @@ import { ExportSpec, layoutOf } from '../lib/specs/exportSpec';
 import { central, onIscsiServer } from './support/activities';
 import { attempt } from './support/attempt';
 import { parseInput } from './support/input';
+import { checkedManifest, imageWithManifest } from './support/manifests';
 import { trackStatus } from './support/status';
 
 export interface ExportImageResult {
@@ -34,12 +35,8 @@ export async function exportImage(raw: unknown): Promise<ExportImageResult> {
   const status = trackStatus('export', { imageId: spec.imageId });
 
   const readArtifact = async () => {
-    const image = await attempt('get image', () => central.getImage({ imageId: spec.imageId }));
-    const manifestPath = image.link?.path;
-    if (!manifestPath) throw permanentFailure(FailureType.ManifestInvalid, `IMS image ${spec.imageId} has no manifest link`);
-    const { manifest } = await attempt('check manifest', () => central.checkManifest({ manifestPath }), {
-      repairs: { [FailureType.ManifestEtagFault]: () => central.repairManifest({ manifestPath }) },
-    });
+    const { image, manifestPath } = await imageWithManifest(spec.imageId);
+    const { manifest } = await checkedManifest(manifestPath);
     const artifact = manifest.artifacts.find((a) => a.type === spec.artifactType);
     if (!artifact?.md5 || !artifact.link.etag) {
       throw permanentFailure(FailureType.ManifestInvalid, `${manifestPath} has no ${spec.artifactType} artifact with md5 and etag`);

@@ -15,12 +15,11 @@ import { customizeImage, type CustomizeResult } from './customizeImage';
 import { encryptImage, type EncryptResult } from './encryptImage';
 import { exportImage, type ExportImageResult } from './exportImage';
 import { importImage, type ImportResult } from './importImage';
-import { central } from './support/activities';
-import { attempt } from './support/attempt';
 import { parseInput } from './support/input';
+import { checkedManifest, imageWithManifest } from './support/manifests';
 import { trackStatus } from './support/status';
 import { validateInitiators, type ValidationSummary } from './validateInitiators';
-import { approveSignal, rejectSignal, updateBootParameters, type BootParametersResult } from './updateBootParameters';
+import { approveSignal, approveUpdate, rejectSignal, rejectUpdate, updateBootParameters, type BootParametersResult } from './updateBootParameters';
 
 export interface LifecycleSummary {
   name: string;
@@ -56,7 +55,7 @@ export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
   let imageId: string;
   let manifest: { path: string; etag: string };
   if (spec.import) {
-    const imported = await runPhase('import', (workflowId) => executeChild(importImage, { workflowId, args: [{ name: spec.name, ...spec.import }] }));
+    const imported = await runPhase('import', (workflowId) => executeChild(importImage, { workflowId, args: [{ name: spec.name, ...spec.import, retry: spec.retry }] }));
     phases.import = imported;
     imageId = imported.imageId;
     manifest = imported.manifest;
@@ -67,7 +66,7 @@ export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
   status.setImage(imageId);
 
   if (spec.customize) {
-    const customized = await runPhase('customize', (workflowId) => executeChild(customizeImage, { workflowId, args: [{ imageId, ...spec.customize }] }));
+    const customized = await runPhase('customize', (workflowId) => executeChild(customizeImage, { workflowId, args: [{ imageId, ...spec.customize, retry: spec.retry }] }));
     phases.customize = customized;
     imageId = customized.resultImageId;
     manifest = customized.manifest;
@@ -75,13 +74,13 @@ export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
   }
 
   if (spec.encrypt) {
-    phases.encrypt = await runPhase('encrypt', (workflowId) => executeChild(encryptImage, { workflowId, args: [{ imageId, ...spec.encrypt }] }));
+    phases.encrypt = await runPhase('encrypt', (workflowId) => executeChild(encryptImage, { workflowId, args: [{ imageId, ...spec.encrypt, retry: spec.retry }] }));
     manifest = phases.encrypt.manifest;
   }
 
   if (spec.export) {
     const artifactType = spec.encrypt ? MediaType.rootfsLuks : MediaType.rootfs;
-    phases.export = await runPhase('export', (workflowId) => executeChild(exportImage, { workflowId, args: [{ imageId, artifactType, ...spec.export }] }));
+    phases.export = await runPhase('export', (workflowId) => executeChild(exportImage, { workflowId, args: [{ imageId, artifactType, ...spec.export, retry: spec.retry }] }));
   }
 
   if (spec.validate && phases.export) {
@@ -90,7 +89,7 @@ export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
     phases.validate = await runPhase('validate', (workflowId) =>
       executeChild(validateInitiators, {
         workflowId,
-        args: [{ ...spec.validate, imageId, rootfs: { path: artifact.path, etag: artifact.etag }, iscsi: bootIscsi(phases, undefined), ...(luks ? { luks } : {}) }],
+        args: [{ ...spec.validate, imageId, rootfs: { path: artifact.path, etag: artifact.etag }, iscsi: bootIscsi(phases, undefined), ...(luks ? { luks } : {}), retry: spec.retry }],
       }),
     );
   }
@@ -98,7 +97,7 @@ export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
   if (spec.bootParameters) {
     const iscsi = bootIscsi(phases, spec.bootParameters.iscsi, spec.export?.chap);
     phases.bootParameters = await runPhase('boot-parameters', async (workflowId) => {
-      const child = await startChild(updateBootParameters, { workflowId, args: [{ ...spec.bootParameters, imageId, ...(iscsi ? { iscsi } : {}) }] });
+      const child = await startChild(updateBootParameters, { workflowId, args: [{ ...spec.bootParameters, imageId, ...(iscsi ? { iscsi } : {}), retry: spec.retry }] });
       approvals.attach(child);
       return child.result();
     });
@@ -108,7 +107,7 @@ export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
       if (!lunWwid || !luksKeyRef) throw permanentFailure(FailureType.InvalidInput, 'attach needs the LUN WWID and the LUKS key reference the nodes wait for: export and encrypt the image, or give them in bootParameters.iscsi');
       const chap = chapRef ? spec.export?.chap : undefined;
       phases.attach = await runPhase('attach', (workflowId) =>
-        executeChild(attachNodes, { workflowId, args: [{ ...options, nodes, iscsi: { lunWwid, luksKeyRef, ...(chapRef ? { chapRef } : {}) }, ...(chap ? { chap } : {}) }] }),
+        executeChild(attachNodes, { workflowId, args: [{ ...options, nodes, iscsi: { lunWwid, luksKeyRef, ...(chapRef ? { chapRef } : {}) }, ...(chap ? { chap } : {}), retry: spec.retry }] }),
       );
     }
   }
@@ -120,13 +119,8 @@ export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
 
 async function checkExistingImage(imageId: string, status: ReturnType<typeof trackStatus>) {
   status.setPhase('check image');
-  const image = await attempt('check image in IMS', () => central.getImage({ imageId }));
-  const manifestPath = image.link?.path;
-  if (!manifestPath) throw permanentFailure(FailureType.ManifestInvalid, `IMS image ${imageId} has no manifest link`);
-  const checked = await attempt('check manifest', () => central.checkManifest({ manifestPath }), {
-    repairs: { [FailureType.ManifestEtagFault]: () => central.repairManifest({ manifestPath }) },
-  });
-  return checked.link;
+  const { manifestPath } = await imageWithManifest(imageId, 'check image in IMS');
+  return (await checkedManifest(manifestPath)).link;
 }
 
 /**
@@ -147,8 +141,10 @@ function bootIscsi(phases: LifecycleSummary['phases'], given: IscsiBootSpec | un
 }
 
 /**
- * `imagectl approve` and `temporal workflow signal --name approve` may address the lifecycle: its
- * decisions go on to the boot parameters phase, which records them or says why it ignored them.
+ * Signals (`temporal workflow signal --name approve`, the UI) addressed to the lifecycle go on to
+ * the boot parameters phase, which records them or lists them as ignored in its status. Updates
+ * cannot be forwarded from workflow code: an `approve`/`reject` update sent here is refused, naming
+ * the rollout to send it to (`imagectl approve` finds that rollout itself).
  */
 function forwardApprovals(status: ReturnType<typeof trackStatus>) {
   let child: ChildWorkflowHandle<typeof updateBootParameters> | undefined;
@@ -160,6 +156,15 @@ function forwardApprovals(status: ReturnType<typeof trackStatus>) {
   };
   setHandler(approveSignal, forward(approveSignal));
   setHandler(rejectSignal, forward(rejectSignal));
+  const redirect = (_decision: ApprovalDecision): never => {
+    throw new Error(
+      child
+        ? `send the decision to the boot parameters rollout ${child.workflowId} (imagectl approve ${workflowInfo().workflowId} does)`
+        : `no boot parameters phase is running (phase ${status.state.phase}): no decision taken`,
+    );
+  };
+  setHandler(approveUpdate, redirect, { validator: redirect });
+  setHandler(rejectUpdate, redirect, { validator: redirect });
   return {
     attach(handle: ChildWorkflowHandle<typeof updateBootParameters>) {
       child = handle;

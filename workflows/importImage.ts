@@ -12,6 +12,7 @@ import { FailureType } from '../lib/failures';
 import { central, streaming } from './support/activities';
 import { attempt } from './support/attempt';
 import { parseInput } from './support/input';
+import { checkedManifest } from './support/manifests';
 import { trackStatus } from './support/status';
 
 export interface ImportResult {
@@ -38,9 +39,7 @@ export async function importImage(raw: unknown): Promise<ImportResult> {
     // An earlier run of this request got as far as linking: check its manifest, change nothing.
     const manifestPath = image.link.path;
     status.step('check manifest of the adopted image');
-    const checked = await attempt('check manifest', () => central.checkManifest({ manifestPath }), {
-      repairs: { [FailureType.ManifestEtagFault]: () => central.repairManifest({ manifestPath }) },
-    });
+    const checked = await checkedManifest(manifestPath);
     status.step('done');
     return { imageId: image.id, adopted: true, manifest: checked.link, artifacts: checked.manifest.artifacts };
   }
@@ -56,9 +55,7 @@ export async function importImage(raw: unknown): Promise<ImportResult> {
   status.step('write manifest');
   await attempt('write manifest', () => central.writeManifest({ manifestPath, manifest }));
   status.step('check manifest');
-  const checked = await attempt('check manifest', () => central.checkManifest({ manifestPath }), {
-    repairs: { [FailureType.ManifestEtagFault]: () => central.repairManifest({ manifestPath }) },
-  });
+  const checked = await checkedManifest(manifestPath);
 
   status.step('link manifest in IMS');
   await attempt('link manifest in IMS', () => central.linkManifest({ imageId: image.id, link: checked.link }));

@@ -1,28 +1,20 @@
 // rollbackBootParameters: puts BSS entries back as the S3 snapshot of a change has them, and checks
 // by GET that each equals the snapshot exactly. Started by updateBootParameters when a rollout fails
 // or is cancelled, or alone from a change id (e.g. after BSS lost its etcd data, seed 004).
-import type { BssActivities, RestoreReport } from '../activities/bss/activities';
+import type { RestoreReport } from '../activities/bss/activities';
 import { RollbackBootParametersSpec } from '../lib/specs/bootParamsSpec';
-import { labelledActivities } from './support/activities';
+import { bootParameterActivities } from './support/activities';
 import { attempt } from './support/attempt';
 import { parseInput } from './support/input';
 import { trackStatus } from './support/status';
-
-/** Boot parameter activities: BSS and S3 calls sized by the node count, with heartbeats. */
-export const bootParameterActivities = labelledActivities<BssActivities>({
-  startToCloseTimeout: '30m',
-  heartbeatTimeout: '1m',
-  retry: { maximumAttempts: 1 },
-});
 
 export async function rollbackBootParameters(raw: unknown): Promise<RestoreReport> {
   const spec = parseInput(RollbackBootParametersSpec, raw, 'rollback spec');
   const status = trackStatus('boot-params-rollback');
   status.detail('changeId', spec.changeId);
   status.step('restore and verify');
-  const report = await attempt('restore BSS entries from the snapshot', () => bootParameterActivities.restoreBootParameters({ changeId: spec.changeId, nodes: spec.nodes }), {
-    maxAttempts: 8,
-  });
+  // Waits for BSS as long as the retry budget says: a rollout that gave up on a BSS outage starts this.
+  const report = await attempt('restore BSS entries from the snapshot', () => bootParameterActivities.restoreBootParameters({ changeId: spec.changeId, nodes: spec.nodes }));
   status.step('done');
   return report;
 }

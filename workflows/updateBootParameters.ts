@@ -24,16 +24,18 @@ import {
 import type { BatchReport, PlanSummary } from '../activities/bss/activities';
 import type { RolloutChange } from '../activities/bss/plan';
 import { inBatches, type BootImage } from '../lib/bootParams';
-import { FailureType, permanentFailure } from '../lib/failures';
+import { FailureType } from '../lib/failures';
 import { foldNodeset } from '../lib/nodeset';
 import { exportedArtifact } from '../lib/validation';
 import { ApprovalDecision, UpdateBootParametersSpec, type ParsedUpdateBootParametersSpec } from '../lib/specs/bootParamsSpec';
-import { central } from './support/activities';
+import type { RetrySpec } from '../lib/specs/retrySpec';
+import { bootParameterActivities as bss } from './support/activities';
 import { attempt, failureTypeOf } from './support/attempt';
 import { parseInput } from './support/input';
+import { imageWithManifest } from './support/manifests';
 import { inLanes } from './support/lanes';
 import { trackStatus } from './support/status';
-import { bootParameterActivities as bss, rollbackBootParameters } from './rollbackBootParameters';
+import { rollbackBootParameters } from './rollbackBootParameters';
 
 export interface Decision extends ApprovalDecision {
   verdict: 'approved' | 'rejected';
@@ -73,96 +75,112 @@ export async function updateBootParameters(raw: unknown): Promise<BootParameters
   const image = await attempt('check image manifest', () => bss.resolveBootImage({ manifestPath, imageId: spec.imageId }));
   const change: RolloutChange = { image, iscsi: spec.iscsi, missingHosts: spec.missingHosts, baseParams: spec.baseParams };
 
-  status.step('snapshot BSS entries');
-  const snapshot = await attempt('snapshot BSS entries to S3', () => bss.snapshotBootParameters({ changeId, owner: `${workflowId}/${runId}`, nodes: spec.nodes }));
-  status.detail('changeId', changeId);
-  status.detail('snapshotPath', snapshot.snapshotPath);
-  status.step('plan');
-  const plan = await attempt('plan boot parameters', () => bss.planBootParameters({ changeId, change }));
-  const result: BootParametersResult = {
-    changeId,
-    snapshotPath: snapshot.snapshotPath,
-    imageId: spec.imageId,
-    manifestPath,
-    dryRun: spec.dryRun,
-    nodes: { count: spec.nodes.length, nodeset: foldNodeset(spec.nodes) },
-    plan,
-    batches: [],
-  };
-  if (spec.dryRun) {
-    status.step('done (dry run)');
-    return result;
+  // One rollout at a time per node (a dry run changes nothing and claims nothing).
+  if (!spec.dryRun) {
+    status.step('claim nodes');
+    await attempt('claim nodes', () => bss.claimNodes({ changeId, owner: `${workflowId}/${runId}`, nodes: spec.nodes }));
   }
-
-  const touched: string[] = [];
-  const applyBatch = async (batch: number, nodes: string[]) => {
-    touched.push(...nodes);
-    // Not cancellable: a PATCH must not land after the rollback that a cancellation starts.
-    const report = await CancellationScope.nonCancellable(() =>
-      attempt(`apply batch ${batch} (${nodes.length} nodes)`, () => bss.applyBootParameters({ changeId, nodes, change })),
-    );
-    result.batches.push({ batch, ...report });
-    status.detail('progress', { nodesDone: result.batches.reduce((sum, b) => sum + b.count, 0), nodesTotal: spec.nodes.length });
-  };
-
   try {
-    const canary = spec.nodes.slice(0, spec.canarySize);
-    status.step('canary');
-    await applyBatch(0, canary);
-    decisions.throwIfRejected();
-    if (spec.validate) {
-      status.step('validate canary');
-      result.validation = await validateCanary(spec, image, canary);
+    status.step('snapshot BSS entries');
+    const snapshot = await attempt('snapshot BSS entries to S3', () => bss.snapshotBootParameters({ changeId, owner: `${workflowId}/${runId}`, nodes: spec.nodes }));
+    status.detail('changeId', changeId);
+    status.detail('snapshotPath', snapshot.snapshotPath);
+    status.step('plan');
+    const plan = await attempt('plan boot parameters', () => bss.planBootParameters({ changeId, change }));
+    const result: BootParametersResult = {
+      changeId,
+      snapshotPath: snapshot.snapshotPath,
+      imageId: spec.imageId,
+      manifestPath,
+      dryRun: spec.dryRun,
+      nodes: { count: spec.nodes.length, nodeset: foldNodeset(spec.nodes) },
+      plan,
+      batches: [],
+    };
+    if (spec.dryRun) {
+      status.step('done (dry run)');
+      return result;
     }
-    decisions.throwIfRejected();
-    if (spec.approval.required) {
-      status.step('awaiting approval');
-      result.approval = await decisions.awaitApproval(spec.approval.timeoutMinutes);
-    }
-    status.step('batches');
-    const rest = inBatches(spec.nodes.slice(spec.canarySize), spec.batchSize);
-    await inLanes(rest, spec.concurrency, (nodes, index) => {
+
+    let touched: string[] = [];
+    const untouch = (nodes: string[]) => {
+      const left = new Set(nodes);
+      touched = touched.filter((node) => !left.has(node));
+    };
+    const applyBatch = async (batch: number, nodes: string[]) => {
+      touched.push(...nodes);
+      // Not cancellable: a PATCH must not land after the rollback that a cancellation starts.
+      const report = await CancellationScope.nonCancellable(() =>
+        attempt(`apply batch ${batch} (${nodes.length} nodes)`, () => bss.applyBootParameters({ changeId, nodes, change })),
+      ).catch((error) => {
+        // Refused before any write: the rollback must leave these nodes (and the edit found there) alone.
+        if (failureTypeOf(error) === FailureType.ChangedSinceSnapshot) untouch(nodes);
+        throw error;
+      });
+      result.batches.push({ batch, ...report });
+      status.detail('progress', { nodesDone: result.batches.reduce((sum, b) => sum + b.count, 0), nodesTotal: spec.nodes.length });
+    };
+
+    try {
+      const canary = spec.nodes.slice(0, spec.canarySize);
+      status.step('canary');
+      await applyBatch(0, canary);
       decisions.throwIfRejected();
-      return applyBatch(index + 1, nodes);
-    });
-    decisions.finish();
-    status.step('done');
-    return result;
-  } catch (error) {
-    decisions.finish();
-    if (!touched.length) throw error;
-    await CancellationScope.nonCancellable(() => rollBack(changeId, touched, error, status));
-    if (isCancellation(error)) throw error;
-    throw ApplicationFailure.create({
-      type: failureTypeOf(error),
-      message: `${reasonOf(error)} (rolled back ${touched.length} nodes to snapshot ${snapshot.snapshotPath})`,
-      nonRetryable: true,
-      cause: error as Error,
-    });
+      if (spec.validate) {
+        status.step('validate canary');
+        result.validation = await validateCanary(spec, image, canary);
+      }
+      decisions.throwIfRejected();
+      if (spec.approval.required) {
+        status.step('awaiting approval');
+        result.approval = await decisions.awaitApproval(spec.approval.timeoutMinutes);
+      }
+      status.step('batches');
+      const rest = inBatches(spec.nodes.slice(spec.canarySize), spec.batchSize);
+      await inLanes(rest, spec.concurrency, (nodes, index) => {
+        decisions.throwIfRejected();
+        return applyBatch(index + 1, nodes);
+      });
+      decisions.finish();
+      status.step('done');
+      return result;
+    } catch (error) {
+      decisions.finish();
+      if (!touched.length) throw error;
+      await CancellationScope.nonCancellable(() => rollBack(changeId, touched, spec.retry, error, status));
+      if (isCancellation(error)) throw error;
+      throw ApplicationFailure.create({
+        type: failureTypeOf(error),
+        message: `${reasonOf(error)} (rolled back ${touched.length} nodes to snapshot ${snapshot.snapshotPath})`,
+        nonRetryable: true,
+        cause: error as Error,
+      });
+    }
+  } finally {
+    // A lock left behind (S3 unreachable) is stale once this workflow is closed: the next claim takes it over.
+    if (!spec.dryRun) await CancellationScope.nonCancellable(() => attempt('release nodes', () => bss.releaseNodes({ changeId, nodes: spec.nodes }), { budgetMs: 60_000 })).catch(() => undefined);
   }
 }
 
 async function manifestOfImage(imageId: string): Promise<string> {
-  const image = await attempt('get image', () => central.getImage({ imageId }));
-  if (!image.link?.path) throw permanentFailure(FailureType.ManifestInvalid, `IMS image ${imageId} has no manifest link`);
-  return image.link.path;
+  return (await imageWithManifest(imageId)).manifestPath;
 }
 
 async function validateCanary(spec: ParsedUpdateBootParametersSpec, image: BootImage, nodes: string[]): Promise<unknown> {
   const { validate } = spec;
   return executeChild('validateInitiators', {
-    args: [{ ...validate!.options, nodes, imageId: image.imageId, manifestPath: image.manifestPath, rootfs: exportedArtifact(image, spec.iscsi), iscsi: spec.iscsi }],
+    args: [{ ...validate!.options, nodes, imageId: image.imageId, manifestPath: image.manifestPath, rootfs: exportedArtifact(image, spec.iscsi), iscsi: spec.iscsi, retry: spec.retry }],
     workflowId: `${workflowInfo().workflowId}-validate-canary`,
     workflowExecutionTimeout: `${validate!.timeoutMinutes}m`,
   });
 }
 
-async function rollBack(changeId: string, touched: string[], error: unknown, status: ReturnType<typeof trackStatus>) {
+async function rollBack(changeId: string, touched: string[], retry: RetrySpec, error: unknown, status: ReturnType<typeof trackStatus>) {
   status.step(`roll back ${touched.length} nodes`);
   status.detail('rollbackReason', reasonOf(error));
   try {
     const report = await executeChild(rollbackBootParameters, {
-      args: [{ changeId, nodes: foldNodeset(touched) }],
+      args: [{ changeId, nodes: foldNodeset(touched), retry }],
       workflowId: `${workflowInfo().workflowId}-rollback`,
       // A rollback in progress must finish even if this workflow is terminated.
       parentClosePolicy: ParentClosePolicy.ABANDON,

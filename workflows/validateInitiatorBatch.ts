@@ -9,7 +9,9 @@ import { inBatches } from '../lib/bootParams';
 import type { FailureLine } from '../lib/specs/validateSpec';
 import { firstFailureLines, mergeSkips } from '../lib/validation';
 import { central, labelledActivities } from './support/activities';
-import { attempt } from './support/attempt';
+import type { RetrySpec } from '../lib/specs/retrySpec';
+import { attempt, useRetryBudget } from './support/attempt';
+import { retryBudgetOf } from './support/input';
 import { inLanes } from './support/lanes';
 import { trackStatus } from './support/status';
 
@@ -29,6 +31,8 @@ export interface ValidationBatchInput {
   firstFailures: number;
   /** Where this batch's part of the report goes. */
   partUrl: string;
+  /** The parent's retry budget. */
+  retry?: RetrySpec;
 }
 
 export interface ValidationBatchResult {
@@ -43,6 +47,7 @@ export interface ValidationBatchResult {
 
 export async function validateInitiatorBatch(input: ValidationBatchInput): Promise<ValidationBatchResult> {
   const status = trackStatus('validate');
+  if (input.retry) useRetryBudget(retryBudgetOf(input.retry));
   const chunks = inBatches(input.nodes, input.chunkSize);
   const results: NodeVerdict[][] = [];
   let nodesDone = 0;

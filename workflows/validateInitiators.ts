@@ -37,7 +37,9 @@ export interface ValidationSummary {
 export async function validateInitiators(raw: unknown): Promise<ValidationSummary> {
   const spec = parseInput(ValidateInitiatorsSpec, raw, 'validation spec');
   const status = trackStatus('validate', { imageId: spec.imageId });
-  const { workflowId } = workflowInfo();
+  const { workflowId, continuedFromExecutionRunId } = workflowInfo();
+  // Progress carried over by continue-as-new only: a caller's `resume` would skip batches unchecked.
+  if (spec.resume && !continuedFromExecutionRunId) throw permanentFailure(FailureType.InvalidInput, 'invalid validation spec: resume: set by the workflow itself when it continues as new; not accepted from callers');
   const reportDir = `${spec.reportPrefix.replace(/\/+$/, '')}/${workflowId}`;
   const targets = serverTargets(spec.iscsi.targets!);
   const nodes = nodesToCheck(spec);
@@ -68,7 +70,7 @@ export async function validateInitiators(raw: unknown): Promise<ValidationSummar
     async (batchNodes, offset) => {
       const batch = first + offset;
       const result = await executeChild(validateInitiatorBatch, {
-        args: [{ batch, nodes: batchNodes, check, chunkSize: spec.chunkSize, chunksInFlight: spec.chunksInFlight, firstFailures: spec.firstFailures, partUrl: partUrl(reportDir, batch) }],
+        args: [{ batch, nodes: batchNodes, check, chunkSize: spec.chunkSize, chunksInFlight: spec.chunksInFlight, firstFailures: spec.firstFailures, partUrl: partUrl(reportDir, batch), retry: spec.retry }],
         workflowId: `${workflowId}-batch-${batch}`,
       });
       progress.passed += result.passed;

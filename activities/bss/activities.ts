@@ -2,6 +2,7 @@
 // Each is idempotent: it compares BSS with what it wants before writing, so a retry after a crash
 // only does what is left. Results carry counts and node sets, never params of thousands of nodes.
 import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { BootImage } from '../../lib/bootParams';
 import { FailureType, permanentFailure, transientFailure } from '../../lib/failures';
 import { Manifest, MediaType, rootfsArtifact, stripQuotes, structuralProblems } from '../../lib/manifest';
@@ -10,6 +11,7 @@ import { foldNodeset } from '../../lib/nodeset';
 import { callService } from '../csm/failures';
 import type { ObjectStore } from '../manifest/objectStore';
 import type { BssClient, BssEntry } from './client';
+import { NodeLocks } from './nodeLocks';
 import { diffGroups, planNodes, type DiffGroup, type RolloutChange } from './plan';
 import { entryOf, type BssSnapshot, type SnapshotStore } from './snapshot';
 import { sameEntry, writeEntries, type EntryFields } from './writes';
@@ -68,8 +70,20 @@ const restorableFields = (entry: BssEntry): EntryFields => ({
 
 const heartbeat = (nodesDone: number, nodesTotal: number) => Context.current().heartbeat({ nodesDone, nodesTotal });
 
-export function createBssActivities(deps: { bss: BssClient; snapshots: SnapshotStore; store: ObjectStore }) {
+/** A change id is its rollout's workflow id: asked of Temporal through the worker's client. */
+async function changeIsRunning(changeId: string): Promise<boolean> {
+  try {
+    return (await Context.current().client.workflow.getHandle(changeId).describe()).status.name === 'RUNNING';
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return false;
+    throw error;
+  }
+}
+
+/** `lockPrefix`: where the node locks live, beside the snapshots by default. */
+export function createBssActivities(deps: { bss: BssClient; snapshots: SnapshotStore; store: ObjectStore; lockPrefix?: string }) {
   const { bss, snapshots, store } = deps;
+  const locks = new NodeLocks(store, deps.lockPrefix ?? snapshots.prefix, changeIsRunning, heartbeat);
 
   function nodesOf(snapshot: BssSnapshot, nodes: string[] | undefined): string[] {
     if (!nodes) return snapshot.nodes;
@@ -131,6 +145,15 @@ export function createBssActivities(deps: { bss: BssClient; snapshots: SnapshotS
       return { count: nodes.length, first: nodes.slice(0, input.show) };
     },
 
+    /** One rollout at a time per node: claims all the nodes for the change, or refuses naming who holds them. */
+    async claimNodes(input: { changeId: string; owner: string; nodes: string[] }): Promise<void> {
+      await locks.claim(input.changeId, input.owner, input.nodes);
+    },
+
+    async releaseNodes(input: { changeId: string; nodes: string[] }): Promise<void> {
+      await locks.release(input.changeId, input.nodes);
+    },
+
     /** Every node's entry, stored once in S3 under the change id; a retry of the same run adopts it. */
     async snapshotBootParameters(input: { changeId: string; owner: string; nodes: string[] }): Promise<SnapshotSummary> {
       const summary = (snapshot: BssSnapshot, adopted: boolean): SnapshotSummary => ({
@@ -168,12 +191,31 @@ export function createBssActivities(deps: { bss: BssClient; snapshots: SnapshotS
       return { groups, changing, unchanged: snapshot.nodes.length - changing };
     },
 
-    /** Applies the change to one batch: one PATCH per group of identical new entries, skipping entries already right. */
+    /**
+     * Applies the change to one batch: one PATCH per group of identical new entries, skipping entries
+     * already right. Each entry must still be as the snapshot has it (or as this change makes it, from
+     * an earlier try): a node someone changed since the snapshot is not overwritten, and the batch is
+     * refused naming them before anything is written.
+     */
     async applyBootParameters(input: { changeId: string; nodes: string[]; change: RolloutChange }): Promise<BatchReport> {
       const snapshot = await snapshots.require(input.changeId);
       const plans = planNodes(snapshot, nodesOf(snapshot, input.nodes), input.change);
       return callService('BSS', async () => {
         const current = await bss.getEntries(input.nodes);
+        const edited = [...plans].flatMap(([node, plan]) => {
+          const now = current.get(node);
+          const before = entryOf(snapshot, node);
+          if (sameBootFields(now, plan.entry)) return [];
+          if (before ? sameBootFields(now, restorableFields(before)) : now === undefined) return [];
+          return [node];
+        });
+        if (edited.length) {
+          throw permanentFailure(
+            FailureType.ChangedSinceSnapshot,
+            `${edited.length} node(s) changed in BSS since the snapshot of change ${input.changeId}, not overwritten: ${foldNodeset(edited)}`,
+            { nodes: foldNodeset(edited) },
+          );
+        }
         const wanted = new Map([...plans].filter(([node, plan]) => !sameBootFields(current.get(node), plan.entry)).map(([node, plan]) => [node, plan.entry]));
         const report = await writeEntries(bss, wanted, (host) => {
           if (entryOf(snapshot, host)) return 'its entry disappeared after the snapshot was taken';

@@ -24,7 +24,7 @@ export const defaultSnapshotPrefix = 's3://ims/bss-changes';
 export class SnapshotStore {
   constructor(
     private readonly store: ObjectStore,
-    private readonly prefix: string = defaultSnapshotPrefix,
+    readonly prefix: string = defaultSnapshotPrefix,
   ) {
     parseS3Url(`${prefix.replace(/\/+$/, '')}/x`);
   }

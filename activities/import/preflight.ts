@@ -1,8 +1,10 @@
 // Checks every import source before anything is written: a bad path fails the import at once.
+import { ApplicationFailure } from '@temporalio/common';
 import fs from 'node:fs/promises';
 import { FailureType, permanentFailure } from '../../lib/failures';
 import type { ArtifactKind, ArtifactSource } from '../../lib/specs/importSpec';
 import type { ObjectStore } from '../manifest/objectStore';
+import { resolveUnderRoots } from './importRoots';
 
 export interface CheckedSource {
   kind: ArtifactKind;
@@ -10,16 +12,17 @@ export interface CheckedSource {
   size: number;
 }
 
-export function createImportPreflightActivities(store: ObjectStore) {
+export function createImportPreflightActivities(store: ObjectStore, importRoots: string[]) {
   async function problemWith(source: ArtifactSource): Promise<{ size?: number; problem?: string }> {
     if ('file' in source) {
       try {
-        const stat = await fs.stat(source.file);
+        const stat = await fs.stat(await resolveUnderRoots(source.file, importRoots));
         if (!stat.isFile()) return { problem: `${source.file} is not a regular file` };
         if (stat.size === 0) return { problem: `${source.file} is empty` };
         await fs.access(source.file, fs.constants.R_OK);
         return { size: stat.size };
       } catch (error) {
+        if (error instanceof ApplicationFailure) return { problem: error.message };
         const code = (error as NodeJS.ErrnoException).code;
         return { problem: `${source.file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'not readable' : (error as Error).message}` };
       }

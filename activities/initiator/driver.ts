@@ -1,46 +1,12 @@
 // One interface for checking, from a compute node's side, that it can reach and open an exported image:
 // libiscsi in userspace (dev stack, tests, and reachability checks from the orchestrator's host) and
 // open-iscsi over SSH on the nodes themselves (production). A driver checks one node against every server.
-import type { CheckFailure, CheckSkip, NodeVerdict } from './verdict';
+import type { CheckFailure, CheckSkip, Expectation, NodeToCheck, NodeVerdict, ServerTarget } from '../../lib/nodeChecks';
+import type { CheckOptions } from '../../lib/specs/validateSpec';
 
-export type { CheckFailure, CheckSkip, NodeVerdict };
+export type { CheckFailure, CheckSkip, Expectation, NodeToCheck, NodeVerdict, ServerTarget };
 
-/** One iSCSI server: the target a node must log into there, and its portal. */
-export interface ServerTarget {
-  /** Short name for reports (the marshal IQN's host part, or address:port). */
-  server: string;
-  iqn: string;
-  address: string;
-  port: number;
-}
-
-/** What every node must see: the export's identity (lib/lunIdentity.ts) and the artifact's size. */
-export interface Expectation {
-  serial: string;
-  wwid: string;
-  sizeBytes: number;
-  luks?: {
-    /** Absent: any LUKS header will do (the key check still applies). */
-    uuid?: string;
-    /** sha256 (hex) of the first 4 KiB of plaintext; without it a squashfs superblock is expected there. */
-    plaintextSha256?: string;
-  };
-  /**
-   * A file the image must hold (a marker the customize phase wrote): open-iscsi maps the LUN as a node
-   * would boot it (dm-crypt read-only, squashfs read-only), reads the file, and unmaps it all.
-   */
-  content?: { path: string; sha256: string };
-}
-
-export interface CheckOptions {
-  /** Log in once more with a wrong CHAP secret and expect a refusal (libiscsi driver). */
-  wrongChap: boolean;
-  writeRefused: boolean;
-  /** Decrypt the first sectors and compare them with the expected plaintext. */
-  decryptSample: boolean;
-  /** open-iscsi: the multipath map for the WWID must exist with a path per server. */
-  multipath: boolean;
-}
+export type { CheckOptions };
 
 /** The LUKS key, inside the activity only: as a 0600 file wiped afterwards, or as bytes zeroed afterwards. */
 export interface KeyAccess {
@@ -58,12 +24,6 @@ export interface NodeCheckContext {
   key?: KeyAccess;
   /** Runs `work` in one of the server's slots: the bound on concurrent checks against one iSCSI server. */
   onServer<T>(server: string, work: () => Promise<T>): Promise<T>;
-}
-
-export interface NodeToCheck {
-  node: string;
-  /** The IQN the libiscsi driver logs in with; open-iscsi nodes use their own (/etc/iscsi/initiatorname.iscsi). */
-  initiatorIqn?: string;
 }
 
 export interface InitiatorDriver {

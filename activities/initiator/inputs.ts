@@ -1,7 +1,7 @@
 // The input of checkInitiators: zod, the single source of its type and error messages. References only:
 // CHAP by secret names, the LUKS key by key id; the activity resolves them.
 import { z } from 'zod';
-import { ContentCheck } from '../../lib/specs/validateSpec';
+import { CheckOptions, ContentCheck } from '../../lib/specs/validateSpec';
 
 const Ref = z.string().min(1);
 
@@ -23,13 +23,6 @@ export const ExpectationInput = z.object({
   content: ContentCheck.optional(),
 });
 
-export const CheckOptionsInput = z.object({
-  wrongChap: z.boolean().default(true),
-  writeRefused: z.boolean().default(true),
-  decryptSample: z.boolean().default(true),
-  multipath: z.boolean().default(true),
-});
-
 export const CheckInitiatorsInput = z.object({
   driver: InitiatorDriverKind,
   nodes: z.array(z.object({ node: z.string().min(1), initiatorIqn: z.string().startsWith('iqn.').optional() })).min(1),
@@ -37,6 +30,6 @@ export const CheckInitiatorsInput = z.object({
   expected: ExpectationInput,
   chap: z.object({ userRef: Ref, secretRef: Ref }).optional(),
   luksKeyId: Ref.optional(),
-  checks: CheckOptionsInput.prefault({}),
+  checks: CheckOptions.prefault({}),
 });
 export type CheckInitiatorsInput = z.input<typeof CheckInitiatorsInput>;

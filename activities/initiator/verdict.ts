@@ -1,45 +1,8 @@
 // A node's verdict: which checks passed, which failed with the tool's own message, which were skipped and why.
-// Compact on purpose: verdicts of thousands of nodes travel through workflow history into the S3 report.
+// The types live in lib/nodeChecks.ts (the workflows' pure code reads verdicts too).
+import { checkNames, type CheckFailure, type CheckName, type CheckSkip, type NodeVerdict } from '../../lib/nodeChecks';
 
-export const checkNames = [
-  'reachable',
-  'discovery',
-  'login',
-  'chap-enforced',
-  'identity',
-  'capacity',
-  'read',
-  'write-refused',
-  'multipath',
-  'luks-header',
-  'luks-key',
-  'decrypt-sample',
-  'content',
-] as const;
-export type CheckName = (typeof checkNames)[number];
-
-export interface CheckFailure {
-  check: CheckName;
-  server?: string;
-  message: string;
-}
-
-export interface CheckSkip {
-  check: CheckName;
-  server?: string;
-  reason: string;
-}
-
-export interface NodeVerdict {
-  node: string;
-  initiatorIqn?: string;
-  ok: boolean;
-  /** `server:check`, or `check` for checks of the node as a whole. */
-  passed: string[];
-  failed: CheckFailure[];
-  skipped: CheckSkip[];
-  ms: number;
-}
+export { checkNames, type CheckFailure, type CheckName, type CheckSkip, type NodeVerdict };
 
 /** Longest tool message kept in a verdict: enough to read the tool's reason, bounded for history. */
 const maxMessage = 400;

@@ -1,5 +1,5 @@
 // Manifest activities: write, check against S3, and repair in place (seed 000, steps 1-2).
-import { FailureType, permanentFailure } from '../../lib/failures';
+import { FailureType, permanentFailure, transientFailure } from '../../lib/failures';
 import {
   Manifest,
   etagFaults,
@@ -7,8 +7,12 @@ import {
   withActualEtags,
   type ArtifactProblem,
   type EtagFault,
+  type ManifestArtifact,
 } from '../../lib/manifest';
-import type { ObjectStore } from './objectStore';
+import { ObjectChanged, type ObjectStore } from './objectStore';
+
+/** Lost races in a row before a rewrite gives up (transient: the workflow tries again later). */
+const maxRaces = 10;
 
 export interface ManifestLink {
   path: string;
@@ -29,17 +33,37 @@ export interface ManifestReport {
 }
 
 export function createManifestActivities(store: ObjectStore) {
-  async function readManifest(manifestPath: string): Promise<{ manifest?: Manifest; invalid: string[] }> {
-    const head = await store.head(manifestPath);
-    if (!head) return { invalid: [`manifest ${manifestPath} does not exist`] };
+  /** The manifest and the etag of the version read (a rewrite is conditional on it). */
+  async function readManifest(manifestPath: string): Promise<{ manifest?: Manifest; invalid: string[]; etag?: string }> {
+    const read = await store.getVersioned(manifestPath);
+    if (!read) return { invalid: [`manifest ${manifestPath} does not exist`] };
     let raw: unknown;
     try {
-      raw = JSON.parse(await store.getText(manifestPath));
+      raw = JSON.parse(read.text);
     } catch (error) {
-      return { invalid: [`manifest ${manifestPath} is not JSON: ${(error as Error).message}`] };
+      return { invalid: [`manifest ${manifestPath} is not JSON: ${(error as Error).message}`], etag: read.etag };
     }
     const invalid = structuralProblems(raw);
-    return invalid.length ? { invalid } : { manifest: Manifest.parse(raw), invalid };
+    return invalid.length ? { invalid, etag: read.etag } : { manifest: Manifest.parse(raw), invalid, etag: read.etag };
+  }
+
+  /**
+   * Read, change, write only if nobody wrote in between (If-Match on the etag read); a lost race
+   * starts again from a fresh read, so no concurrent rewrite is lost.
+   */
+  async function rewrite<T>(manifestPath: string, change: (read: Awaited<ReturnType<typeof readManifest>>) => Promise<{ write?: Manifest; result: T }>): Promise<T> {
+    for (let race = 1; ; race++) {
+      const read = await readManifest(manifestPath);
+      const { write, result } = await change(read);
+      if (!write) return result;
+      try {
+        await store.putJson(manifestPath, write, { ifMatch: read.etag });
+        return result;
+      } catch (error) {
+        if (!(error instanceof ObjectChanged)) throw error;
+        if (race >= maxRaces) throw transientFailure(FailureType.ManifestWriteConflict, `${error.message}, ${race} times in a row`);
+      }
+    }
   }
 
   async function actualEtags(manifest: Manifest): Promise<Record<string, string | null>> {
@@ -55,8 +79,8 @@ export function createManifestActivities(store: ObjectStore) {
     });
   }
 
-  async function inspect(manifestPath: string) {
-    const { manifest, invalid } = await readManifest(manifestPath);
+  async function inspect(read: Awaited<ReturnType<typeof readManifest>>) {
+    const { manifest, invalid } = read;
     if (!manifest) return { invalid, etags: {}, fixable: [], unfixable: [] };
     const etags = await actualEtags(manifest);
     const { fixable, unfixable } = etagFaults(manifest, etags);
@@ -77,7 +101,8 @@ export function createManifestActivities(store: ObjectStore) {
      * ManifestEtagFault (the workflow repairs and retries); the rest with ManifestInvalid.
      */
     async checkManifest(input: { manifestPath: string }): Promise<{ manifest: Manifest; link: ManifestLink }> {
-      const { manifest, invalid, fixable, unfixable } = await inspect(input.manifestPath);
+      const read = await readManifest(input.manifestPath);
+      const { manifest, invalid, fixable, unfixable } = await inspect(read);
       if (!manifest || invalid.length || unfixable.length) {
         const reasons = [...invalid, ...unfixable.map(describeProblem)];
         throw permanentFailure(FailureType.ManifestInvalid, `${input.manifestPath}: ${reasons.join('; ')}`, { reasons });
@@ -85,8 +110,20 @@ export function createManifestActivities(store: ObjectStore) {
       if (fixable.length) {
         throw permanentFailure(FailureType.ManifestEtagFault, `${input.manifestPath}: ${fixable.map(describeFault).join('; ')}`, { faults: fixable });
       }
+      return { manifest, link: { path: input.manifestPath, etag: read.etag!, type: 's3' } };
+    },
+
+    /** Puts an artifact into the manifest in place of the one of its type (if any), without losing a concurrent rewrite. */
+    async putManifestArtifact(input: { manifestPath: string; artifact: ManifestArtifact }): Promise<ManifestLink> {
+      await rewrite(input.manifestPath, async ({ manifest, invalid }) => {
+        if (!manifest) throw permanentFailure(FailureType.ManifestInvalid, `${input.manifestPath}: ${invalid.join('; ')}`, { reasons: invalid });
+        const write: Manifest = { ...manifest, artifacts: [...manifest.artifacts.filter((a) => a.type !== input.artifact.type), input.artifact] };
+        const problems = structuralProblems(write);
+        if (problems.length) throw permanentFailure(FailureType.ManifestInvalid, `refusing to write ${input.manifestPath}: ${problems.join('; ')}`, { problems });
+        return { write, result: undefined };
+      });
       const head = await store.head(input.manifestPath);
-      return { manifest, link: { path: input.manifestPath, etag: head!.etag, type: 's3' } };
+      return { path: input.manifestPath, etag: head!.etag, type: 's3' };
     },
 
     /** The manifest as it is, without checking it against S3 (whose objects may be gone already). */
@@ -98,12 +135,11 @@ export function createManifestActivities(store: ObjectStore) {
 
     /** Rewrites the manifest at the same key with S3's etags (unless a dry run), and reports. */
     async repairManifest(input: { manifestPath: string; dryRun?: boolean }): Promise<ManifestReport> {
-      const { manifest, invalid, etags, fixable, unfixable } = await inspect(input.manifestPath);
-      let rewritten = false;
-      if (manifest && !input.dryRun && fixable.length) {
-        await store.putJson(input.manifestPath, withActualEtags(manifest, etags));
-        rewritten = true;
-      }
+      const { fixable, unfixable, invalid, rewritten } = await rewrite(input.manifestPath, async (read) => {
+        const inspected = await inspect(read);
+        const write = inspected.manifest && !input.dryRun && inspected.fixable.length ? withActualEtags(inspected.manifest, inspected.etags) : undefined;
+        return { write, result: { ...inspected, rewritten: Boolean(write) } };
+      });
       const head = await store.head(input.manifestPath);
       return { manifestPath: input.manifestPath, etagFaults: fixable, unfixable, invalid, rewritten, manifestEtag: head?.etag ?? null };
     },

@@ -1,5 +1,5 @@
 // The few S3 operations manifest checks need, on s3:// locations.
-import { GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { parseS3Url, stripQuotes } from '../../lib/manifest';
 
 export class ObjectStore {
@@ -12,9 +12,14 @@ export class ObjectStore {
       const head = await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       return { etag: stripQuotes(head.ETag ?? ''), size: head.ContentLength ?? 0, metadata: head.Metadata ?? {} };
     } catch (error) {
-      if (error instanceof NotFound || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return null;
+      if (error instanceof NotFound || statusOf(error) === 404) return null;
       throw error;
     }
+  }
+
+  async delete(url: string): Promise<void> {
+    const { bucket, key } = parseS3Url(url);
+    await this.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
   }
 
   async getText(url: string): Promise<string> {
@@ -23,14 +28,51 @@ export class ObjectStore {
     return object.Body!.transformToString();
   }
 
-  /** Writes JSON and returns the ETag S3 reports for it afterwards. */
-  async putJson(url: string, value: unknown): Promise<string> {
+  /** The object's text and the ETag of that very version (for a conditional rewrite), or null when there is none. */
+  async getVersioned(url: string): Promise<{ text: string; etag: string } | null> {
     const { bucket, key } = parseS3Url(url);
-    await this.s3.send(
-      new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(value, null, 2) + '\n', ContentType: 'application/json' }),
-    );
+    try {
+      const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return { text: await object.Body!.transformToString(), etag: stripQuotes(object.ETag ?? '') };
+    } catch (error) {
+      if (statusOf(error) === 404) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Writes JSON and returns the ETag S3 reports for it afterwards. With `ifMatch` (the etag read) the
+   * write happens only if nobody wrote since (S3 conditional PUT): ObjectChanged otherwise.
+   */
+  async putJson(url: string, value: unknown, precondition: { ifMatch?: string; ifAbsent?: boolean } = {}): Promise<string> {
+    const { bucket, key } = parseS3Url(url);
+    try {
+      await this.s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: JSON.stringify(value, null, 2) + '\n',
+          ContentType: 'application/json',
+          ...(precondition.ifMatch ? { IfMatch: `"${precondition.ifMatch}"` } : {}),
+          ...(precondition.ifAbsent ? { IfNoneMatch: '*' } : {}),
+        }),
+      );
+    } catch (error) {
+      if (statusOf(error) === 412) throw new ObjectChanged(url);
+      throw error;
+    }
     const head = await this.head(url);
     if (!head) throw new Error(`${url} is missing right after it was written`);
     return head.etag;
   }
 }
+
+/** A conditional write lost a race: the object changed since it was read. */
+export class ObjectChanged extends Error {
+  constructor(readonly url: string) {
+    super(`${url} changed since it was read`);
+    this.name = 'ObjectChanged';
+  }
+}
+
+const statusOf = (error: unknown) => (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;

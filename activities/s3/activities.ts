@@ -12,6 +12,7 @@ import fs from 'node:fs/promises';
 import { FailureType, permanentFailure } from '../../lib/failures';
 import { parseS3Url, type S3Location } from '../../lib/manifest';
 import { ObjectStore } from '../manifest/objectStore';
+import { resolveUnderRoots } from '../import/importRoots';
 import { digestObject } from './digestObject';
 import { progressHeartbeats } from './heartbeats';
 import { abortUploads, pendingUploads, type PendingUpload } from './multipart';
@@ -39,7 +40,8 @@ export interface UploadArtifactInput {
   resume?: unknown;
 }
 
-export function createS3ImportActivities(s3: S3Client, settings: Partial<S3ImportSettings> = {}) {
+/** `importRoots`: uploads read only files under these (the orchestrator's imports); none for a host's own scratch files. */
+export function createS3ImportActivities(s3: S3Client, settings: Partial<S3ImportSettings> = {}, importRoots?: string[]) {
   const { partsInFlight, partSizeMiB: defaultPartSizeMiB } = { ...defaultS3ImportSettings, ...settings };
   const store = new ObjectStore(s3);
 
@@ -51,14 +53,15 @@ export function createS3ImportActivities(s3: S3Client, settings: Partial<S3Impor
         throw permanentFailure(FailureType.InvalidInput, `part size of ${input.partSizeMiB} MiB: S3 needs at least ${minPartSize / MiB} MiB`);
       }
       const { bucket, key } = location(`s3://${input.bucket}/${input.key}`);
-      await checkReadableFile(input.file);
+      const file = importRoots ? await resolveUnderRoots(input.file, importRoots) : input.file;
+      await checkReadableFile(file);
 
       const context = Context.current();
       const resume = UploadProgress.safeParse(input.resume ?? context.info.heartbeatDetails).data;
       const heartbeats = progressHeartbeats<UploadProgress>(context, { initial: resume });
       try {
         return await uploadFile(s3, {
-          file: input.file,
+          file,
           bucket,
           key,
           partSize,

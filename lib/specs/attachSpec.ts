@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { IscsiBootSpec, NodeSet } from './bootParamsSpec';
 import { ChapRefs } from './exportSpec';
+import { retryField } from './retrySpec';
 
 /** The node-side parameters attach checks and pushes for; the lifecycle fills them in from its phases. */
 export const AttachOptions = z
@@ -20,6 +21,7 @@ export const AttachOptions = z
   .strict();
 
 export const AttachNodesSpec = AttachOptions.extend({
+  ...retryField,
   nodes: NodeSet,
   /** What the nodes' command lines must say (`bootimg.lun.wwid=`, `bootimg.luks.key=`, `bootimg.iscsi.chap=`). */
   iscsi: IscsiBootSpec.required({ lunWwid: true, luksKeyRef: true }).omit({ targets: true }),

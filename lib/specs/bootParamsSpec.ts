@@ -2,6 +2,8 @@
 import { z } from 'zod';
 import { NodeNames } from './nodeNames';
 import { S3UrlField } from './importSpec';
+import { Minutes, week } from './minutes';
+import { retryField } from './retrySpec';
 
 /** A node's component name, as BSS keys its entries. */
 export const nodeXnamePattern = /^x\d{1,4}c\d{1,2}s\d{1,2}b\d{1,2}n\d{1,2}$/;
@@ -54,12 +56,12 @@ export const UpdateBootParametersFields = z
     /** Batches in flight at once after the canary. */
     concurrency: z.number().int().min(1).max(32).default(4),
     approval: z
-      .object({ required: z.boolean(), timeoutMinutes: z.number().positive().default(24 * 60) })
+      .object({ required: z.boolean(), timeoutMinutes: Minutes(week, 'a week').default(24 * 60) })
       .strict()
       .default({ required: false, timeoutMinutes: 24 * 60 }),
     /** Runs the `validateInitiators` workflow on the canary; `options` are passed on to it as they are. */
     validate: z
-      .object({ timeoutMinutes: z.number().positive().default(60), options: z.record(z.string(), z.unknown()).default({}) })
+      .object({ timeoutMinutes: Minutes(week, 'a week').default(60), options: z.record(z.string(), z.unknown()).default({}) })
       .strict()
       .optional(),
     /** A node with no BSS entry: refuse the whole rollout (an unknown xname?), or create its entry from `baseParams`. */
@@ -67,6 +69,7 @@ export const UpdateBootParametersFields = z
     baseParams: z.string().optional(),
     /** Snapshot and plan (the per-node diff), change nothing in BSS. */
     dryRun: z.boolean().default(false),
+    ...retryField,
   })
   .strict();
 
@@ -85,9 +88,10 @@ export type ParsedUpdateBootParametersSpec = z.output<typeof UpdateBootParameter
 
 export const RollbackBootParametersSpec = z
   .object({
-    changeId: z.string().min(1, 'change id is empty'),
+    changeId: z.string().min(1, 'change id is empty').max(1000, 'a change id (a workflow id) is at most 1000 characters'),
     /** Only these nodes; every node of the snapshot when absent. */
     nodes: NodeSet.optional(),
+    ...retryField,
   })
   .strict();
 export type RollbackBootParametersSpec = z.input<typeof RollbackBootParametersSpec>;

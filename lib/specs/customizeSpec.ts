@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { Minutes, week } from './minutes';
+import { retryField } from './retrySpec';
 
 export const CfsLayerSpec = z
   .object({
@@ -19,8 +21,9 @@ export const CustomizeSpec = z
     layers: z.array(CfsLayerSpec).min(1).optional(),
     /** Name of the resultant IMS image; CFS generates one when absent. */
     resultName: z.string().min(1).optional(),
-    deadlineMinutes: z.number().positive().default(120),
+    deadlineMinutes: Minutes(week, 'a week').default(120),
     pollIntervalSeconds: z.number().min(1).max(600).default(15),
+    ...retryField,
   })
   .strict();
 export type CustomizeSpec = z.input<typeof CustomizeSpec>;

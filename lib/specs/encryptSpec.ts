@@ -1,5 +1,6 @@
 // What encryptImage takes: an IMS image whose rootfs becomes a LUKS container next to it.
 import { z } from 'zod';
+import { retryField } from './retrySpec';
 
 /** How to encrypt; the lifecycle takes these, the image coming from its earlier phases. */
 export const EncryptOptionFields = z
@@ -31,5 +32,5 @@ export const sectorSizeRule: [(spec: { luksVersion?: number; sectorSize?: number
 
 export const EncryptOptions = EncryptOptionFields.refine(...sectorSizeRule);
 
-export const EncryptSpec = EncryptOptionFields.extend({ imageId: z.string().min(1, 'image id is empty') }).refine(...sectorSizeRule);
+export const EncryptSpec = EncryptOptionFields.extend({ imageId: z.string().min(1, 'image id is empty'), ...retryField }).refine(...sectorSizeRule);
 export type EncryptSpec = z.input<typeof EncryptSpec>;

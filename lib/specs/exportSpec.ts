@@ -5,6 +5,7 @@ import { exportLayouts, type ExportLayout } from '../exportLayout';
 import { iqnLabelProblem, iscsiNameProblem, portalAddressProblem, secretRefProblem } from '../iscsiNames';
 import { MediaType } from '../manifest';
 import { expandNodeset } from '../nodeset';
+import { retryField } from './retrySpec';
 
 /** A string refined by a `problem` function: its message is the issue. */
 const checked = (problem: (value: string) => string | undefined) =>
@@ -98,6 +99,7 @@ export const ExportSpec = z
     /** Which manifest artifact to export, by media type: the squashfs rootfs, or its LUKS container. */
     artifactType: z.string().min(1).default(MediaType.rootfs),
     ...ExportPlacementFields.shape,
+    ...retryField,
   })
   .strict()
   .superRefine(layoutRules);

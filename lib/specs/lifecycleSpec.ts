@@ -7,15 +7,16 @@ import { CustomizeSpec } from './customizeSpec';
 import { EncryptOptions } from './encryptSpec';
 import { ExportPlacement } from './exportSpec';
 import { ImportSpec } from './importSpec';
+import { RetrySpec } from './retrySpec';
 import { ValidateInitiatorsSpec } from './validateSpec';
 
 export const LifecycleSpec = z
   .object({
-    name: z.string().trim().min(1, 'image name is empty'),
+    name: z.string().trim().min(1, 'image name is empty').max(255, 'an image name is at most 255 characters'),
     /** Import new artifacts; or start from `imageId`, an image already in IMS. */
-    import: ImportSpec.omit({ name: true }).optional(),
+    import: ImportSpec.omit({ name: true, retry: true }).optional(),
     imageId: z.string().min(1).optional(),
-    customize: CustomizeSpec.omit({ imageId: true }).optional(),
+    customize: CustomizeSpec.omit({ imageId: true, retry: true }).optional(),
     /** LUKS-encrypt the rootfs; the export then serves the container. */
     encrypt: EncryptOptions.optional(),
     export: ExportPlacement.optional(),
@@ -24,8 +25,10 @@ export const LifecycleSpec = z
      * From the nodes' side, before their boot parameters change: every node reaches every server and
      * opens the exported LUN (targets, WWID, LUKS UUID and key come from the earlier phases).
      */
-    validate: ValidateInitiatorsSpec.omit({ imageId: true, manifestPath: true, rootfs: true, iscsi: true, resume: true }).optional(),
-    bootParameters: UpdateBootParametersFields.omit({ imageId: true, manifestPath: true }).refine(...baseParamsRule).optional(),
+    validate: ValidateInitiatorsSpec.omit({ imageId: true, manifestPath: true, rootfs: true, iscsi: true, resume: true, retry: true }).optional(),
+    /** Every phase's retry budget: each phase's workflow gets it. */
+    retry: RetrySpec,
+    bootParameters: UpdateBootParametersFields.omit({ imageId: true, manifestPath: true, retry: true }).refine(...baseParamsRule).optional(),
     /**
      * After the rollout, push the LUKS key (and the CHAP credentials) to the nodes as they wait in the
      * project's initramfs (node/README.md); by default to every node of the rollout.

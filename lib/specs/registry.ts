@@ -21,7 +21,8 @@ export const workflowInputSchemas: Record<string, z.ZodType> = {
   encryptImage: EncryptSpec,
   updateBootParameters: UpdateBootParametersSpec,
   rollbackBootParameters: RollbackBootParametersSpec,
-  validateInitiators: ValidateInitiatorsSpec,
+  // `resume` is the workflow's own, for continue-as-new.
+  validateInitiators: ValidateInitiatorsSpec.omit({ resume: true }),
   retireImage: RetireImageSpec,
   attachNodes: AttachNodesSpec,
 };

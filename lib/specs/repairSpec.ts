@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { retryField } from './retrySpec';
 
 export const RepairManifestsSpec = z
   .object({
@@ -7,6 +8,7 @@ export const RepairManifestsSpec = z
     dryRun: z.boolean().default(false),
     /** Images checked at once. */
     concurrency: z.number().int().min(1).max(50).default(8),
+    ...retryField,
   })
   .strict();
 export type RepairManifestsSpec = z.input<typeof RepairManifestsSpec>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { retryField } from './retrySpec';
 
 export const RetireImageSpec = z
   .object({
@@ -7,6 +8,7 @@ export const RetireImageSpec = z
     servers: z.array(z.object({ name: z.string().min(1, 'server name is empty') }).strict()).min(1, 'give at least one iSCSI server'),
     /** Check BSS and report what would be removed; remove nothing. */
     dryRun: z.boolean().default(false),
+    ...retryField,
   })
   .strict();
 export type RetireImageSpec = z.input<typeof RetireImageSpec>;

@@ -5,8 +5,11 @@ import { z } from 'zod';
 import { NodeNames } from './nodeNames';
 import { IscsiBootSpec } from './bootParamsSpec';
 import { S3UrlField } from './importSpec';
+import { SecretRef } from './exportSpec';
+import { retryField } from './retrySpec';
 
-const Ref = z.string().min(1);
+/** CHAP and key references: names a secret store resolves, checked as the export checks them. */
+const Ref = SecretRef;
 
 
 export const InitiatorSpec = z.discriminatedUnion('driver', [
@@ -36,8 +39,28 @@ export type ValidationProgress = z.output<typeof ValidationProgress>;
 
 /** A file the booted image must hold, and its sha256. */
 export const ContentCheck = z
-  .object({ path: z.string().regex(/^\/[A-Za-z0-9._/-]+$/, 'an absolute path in the image'), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in hex') })
+  .object({
+    path: z
+      .string()
+      .regex(/^\/[A-Za-z0-9._/-]+$/, 'an absolute path in the image')
+      .refine((p) => !p.split('/').includes('..'), 'an absolute path in the image, without ".." segments'),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in hex'),
+  })
   .strict();
+
+/** Which checks run beyond the identity ones; the spec's field and the activity's input alike. */
+export const CheckOptions = z
+  .object({
+    /** Log in once more with a wrong CHAP secret and expect a refusal (libiscsi driver). */
+    wrongChap: z.boolean().default(true),
+    writeRefused: z.boolean().default(true),
+    /** Decrypt the first sectors and compare them with the expected plaintext. */
+    decryptSample: z.boolean().default(true),
+    /** open-iscsi: the multipath map for the WWID must exist with a path per server. */
+    multipath: z.boolean().default(true),
+  })
+  .strict();
+export type CheckOptions = z.output<typeof CheckOptions>;
 
 export const ValidateInitiatorsSpec = z
   .object({
@@ -59,10 +82,7 @@ export const ValidateInitiatorsSpec = z
       .optional(),
     /** open-iscsi: a file the booted image must hold, read through dm-crypt and the squashfs as a node mounts them. */
     content: ContentCheck.optional(),
-    checks: z
-      .object({ wrongChap: z.boolean().default(true), writeRefused: z.boolean().default(true), decryptSample: z.boolean().default(true), multipath: z.boolean().default(true) })
-      .strict()
-      .prefault({}),
+    checks: CheckOptions.prefault({}),
     /** Nodes per child workflow. */
     batchSize: z.number().int().min(1).max(2000).default(500),
     /** Nodes per checkInitiators activity. */
@@ -77,6 +97,7 @@ export const ValidateInitiatorsSpec = z
     reportPrefix: S3UrlField.default('s3://ims/validation-reports'),
     /** Set by the workflow itself when it continues as new. */
     resume: ValidationProgress.optional(),
+    ...retryField,
   })
   .strict();
 export type ValidateInitiatorsSpec = z.input<typeof ValidateInitiatorsSpec>;

@@ -44,7 +44,8 @@ export async function startBssTestBed() {
     bss,
     snapshots,
     requests,
-    activities: createBssActivities({ bss, snapshots, store: objectStore }),
+    // Node locks of this run only: a rollout a failed earlier run left running would hold the same xnames.
+    activities: createBssActivities({ bss, snapshots, store: objectStore, lockPrefix: `s3://ims/bss-locks-test/${randomUUID()}` }),
     /** Creates entries straight through the API (one POST per group). */
     async seed(groups: SeedGroup[]) {
       for (const group of groups) {

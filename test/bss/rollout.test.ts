@@ -8,6 +8,8 @@ import { statusQuery } from '../../workflows/support/status';
 import type { SnapshotSummary } from '../../activities/bss/activities';
 import { rollbackBootParameters } from '../../workflows/rollbackBootParameters';
 import { approveSignal, approveUpdate, rejectUpdate, updateBootParameters } from '../../workflows/updateBootParameters';
+import { execa } from 'execa';
+import { devStack } from '../../dev/config';
 import { uniqueId } from '../helpers/temporal';
 import { withTestWorker } from '../helpers/testWorker';
 import { bssPath, computeParams, ncnParams, oldArtifacts, putTestImage, startBssTestBed, workflowsPath, type BssTestBed, type TestImage } from './helpers';
@@ -29,6 +31,12 @@ async function untilStep(handle: WorkflowHandle, step: string) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`workflow never reached step ${step}`);
+}
+
+async function startAwaitingApproval(client: Client, taskQueue: string, prefix: string, nodes: string[]) {
+  const handle = await client.workflow.start(updateBootParameters, { taskQueue, workflowId: uniqueId(prefix), args: [spec(nodes, { approval: { required: true } })] });
+  await untilStep(handle, 'awaiting approval');
+  return handle;
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
@@ -156,6 +164,32 @@ describe('updateBootParameters', () => {
     });
   });
 
+  it('imagectl approve says whether the rollout took the decision: refused early and once over (exit 1, the reason), taken while awaiting it', async () => {
+    const nodes = await seedCompute('x1113c0s[0-3]b0n0');
+    const imagectl = (args: string[]) =>
+      execa('tsx', ['cli/imagectl.ts', ...args, '--json'], { reject: false, env: { TEMPORAL_ADDRESS: devStack.temporal.address, USER: 'erin' } });
+    await run(async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('bss-imagectl');
+      const handle = await client.workflow.start(updateBootParameters, {
+        taskQueue,
+        workflowId,
+        args: [spec(nodes, { validate: { options: { takesMs: 6000 } }, approval: { required: true } })],
+      });
+      await untilStep(handle, 'validate canary');
+      const early = await imagectl(['approve', workflowId, '--reason', 'eager']);
+      expect(early.exitCode).toBe(1);
+      expect(JSON.parse(early.stdout).refused).toBe(`${workflowId}: the rollout is not awaiting approval`);
+      await untilStep(handle, 'awaiting approval');
+      const taken = await imagectl(['approve', workflowId, '--reason', 'canary booted']);
+      expect(taken.exitCode).toBe(0);
+      expect(JSON.parse(taken.stdout)).toMatchObject({ workflowId, verdict: 'approved', via: 'update', who: 'erin', reason: 'canary booted' });
+      expect((await handle.result()).approval).toMatchObject({ who: 'erin', via: 'update' });
+      const late = await imagectl(['approve', workflowId, '--reason', 'again', '--reject']);
+      expect(late.exitCode).toBe(1);
+      expect(JSON.parse(late.stdout).refused).toBe(`${workflowId} is completed`);
+    });
+  });
+
   it('a reject update stops the rollout and rolls back; no decision is taken once it is over', async () => {
     const nodes = await seedCompute('x1102c0s[0-3]b0n0');
     const before = await bed.entries(nodes);
@@ -170,6 +204,45 @@ describe('updateBootParameters', () => {
       await expect(handle.executeUpdate(rejectUpdate, { args: [{ who: 'bob', reason: 'again' }] })).rejects.toThrow();
     });
     expect(await bed.entries(nodes)).toEqual(before);
+  });
+
+  it('an operator edit made after the snapshot is not overwritten: the batch stops naming the node, the canary is rolled back, the edit kept', async () => {
+    const nodes = await seedCompute('x1114c0s[0-3]b0n0');
+    const before = await bed.entries(nodes);
+    await run(async ({ client, taskQueue }) => {
+      const handle = await startAwaitingApproval(client, taskQueue, 'bss-edited', nodes);
+      const edit = await bed.h.raw('PATCH', bssPath, { hosts: [nodes[2]], params: `${computeParams()} operator.fix=1` });
+      expect(edit.status).toBeLessThan(300);
+      await handle.executeUpdate(approveUpdate, { args: [{ who: 'frank', reason: 'canary fine' }] });
+      const failure = await failureOf(handle.result());
+      expect(failure.type).toBe('ChangedSinceSnapshot');
+      expect(failure.message).toContain(`1 node(s) changed in BSS since the snapshot of change ${handle.workflowId}, not overwritten: ${nodes[2]}`);
+      expect(failure.message).toContain('rolled back 1 nodes');
+    });
+    const after = await bed.entries(nodes);
+    expect(JSON.parse(after[nodes[2]]!).params).toBe(`${computeParams()} operator.fix=1`);
+    for (const node of [nodes[0], nodes[1], nodes[3]]) expect(after[node]).toEqual(before[node]);
+  });
+
+  it('one rollout at a time per node: an overlapping one is refused naming the holder, nothing changed; the nodes are free again once it ends, or once it is terminated', async () => {
+    const nodes = await seedCompute('x1115c0s[0-5]b0n0');
+    const before = await bed.entries(nodes);
+    await run(async ({ client, taskQueue }) => {
+      const first = await client.workflow.start(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-lock-a'), args: [spec(nodes.slice(0, 4), { approval: { required: true } })] });
+      await untilStep(first, 'awaiting approval');
+      const overlapping = await failureOf(client.workflow.execute(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-lock-b'), args: [spec(nodes.slice(2))] }));
+      expect(overlapping.type).toBe('NodesHeld');
+      expect(overlapping.message).toBe(`claim nodes: another rollout is changing these nodes: change ${first.workflowId} holds x1115c0s[2-3]b0n0`);
+      const now = await bed.entries(nodes);
+      for (const node of nodes.slice(4)) expect(now[node]).toEqual(before[node]);
+      await first.executeUpdate(approveUpdate, { args: [{ who: 'gail', reason: 'ok' }] });
+      await first.result();
+      const stale = await client.workflow.start(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-lock-c'), args: [spec(nodes.slice(2), { approval: { required: true } })] });
+      await untilStep(stale, 'awaiting approval');
+      await stale.terminate('operator gave up');
+      const taken = await client.workflow.execute(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-lock-d'), args: [spec(nodes)] });
+      expect(taken.batches.reduce((sum, b) => sum + b.count, 0)).toBe(6);
+    });
   });
 
   it('rolls back when cancelled while awaiting approval', async () => {
@@ -274,13 +347,64 @@ describe('updateBootParameters', () => {
       const done = await client.workflow.execute(updateBootParameters, { taskQueue, workflowId, args: [spec(nodes, { canarySize: 2, batchSize: 3 })] });
       const history = await client.workflow.getHandle(workflowId).fetchHistory();
       const failed = history.events!.filter((e) => e.activityTaskFailedEventAttributes);
-      expect(failed.map((e) => e.activityTaskFailedEventAttributes!.failure!.applicationFailureInfo!.type)).toEqual(['ServiceUnavailable', 'ServiceUnavailable', 'ServiceUnavailable']);
+      // Only the BSS failures: a loaded S3 may also drop a connection now and then (retried alike).
+      const bssFailures = failed.filter((e) => e.activityTaskFailedEventAttributes!.failure!.message!.startsWith('BSS: '));
+      expect(bssFailures.map((e) => e.activityTaskFailedEventAttributes!.failure!.applicationFailureInfo!.type)).toEqual(['ServiceUnavailable', 'ServiceUnavailable', 'ServiceUnavailable']);
       return done;
     });
     expect(bed.h.sim.faults.injected).toBeGreaterThanOrEqual(3);
     const after = await bed.entries(nodes);
     for (const node of nodes) expect(JSON.parse(after[node]!).params).toContain(newRoot());
     expect(result.batches.map((b) => b.count)).toEqual([2, 3, 3]);
+  });
+});
+
+describe('BSS outages mid-rollout', () => {
+  const outage = (on: boolean) => bed.h.sim.faults.update({ errorRate: on ? 1 : 0, errorStatus: 503, errorPathPrefix: '/apis/bss' });
+  afterEach(() => outage(false));
+  const failedTypes = async (client: Client, workflowId: string) =>
+    (await client.workflow.getHandle(workflowId).fetchHistory()).events!.filter((e) => e.activityTaskFailedEventAttributes).map((e) => e.activityTaskFailedEventAttributes!.failure!.applicationFailureInfo?.type);
+  /** A rollout with the given retry budget, approved once its canary is in, as BSS goes down. */
+  async function approvedIntoOutage(client: Client, taskQueue: string, workflowId: string, nodes: string[], retry: object) {
+    const handle = await client.workflow.start(updateBootParameters, { taskQueue, workflowId, args: [spec(nodes, { approval: { required: true }, retry })] });
+    await untilStep(handle, 'awaiting approval');
+    outage(true);
+    await handle.executeUpdate(approveUpdate, { args: [{ who: 'dave', reason: 'canary fine' }] });
+    return handle;
+  }
+
+  it('waits out an outage longer than five tries of backoff (the old budget, 15 s), then completes', async () => {
+    const nodes = await seedCompute('x1111c0s[0-3]b0n0');
+    const result = await run(async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('bss-outage');
+      const handle = await approvedIntoOutage(client, taskQueue, workflowId, nodes, { budgetMinutes: 2, maxIntervalSeconds: 2 });
+      await new Promise((resolve) => setTimeout(resolve, 20_000));
+      outage(false);
+      const done = await handle.result();
+      expect((await failedTypes(client, workflowId)).filter((type) => type === 'ServiceUnavailable').length).toBeGreaterThan(5);
+      return done;
+    });
+    const after = await bed.entries(nodes);
+    for (const node of nodes) expect(JSON.parse(after[node]!).params).toContain(newRoot());
+    expect(result.batches.map((b) => b.count)).toEqual([1, 3]);
+  });
+
+  it('past the budget, fails with the reason and rolls back, the rollback itself waiting for BSS to answer', async () => {
+    const nodes = await seedCompute('x1112c0s[0-3]b0n0');
+    const before = await bed.entries(nodes);
+    await run(async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('bss-outage-long');
+      const handle = await approvedIntoOutage(client, taskQueue, workflowId, nodes, { budgetMinutes: 0.1, maxIntervalSeconds: 1 });
+      await untilStep(handle, 'roll back 4 nodes');
+      // The rollback runs into the same outage, and waits within its budget until BSS answers.
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      outage(false);
+      const failure = await failureOf(handle.result());
+      expect(failure.type).toBe('ServiceUnavailable');
+      expect(failure.message).toMatch(/^apply batch 1 \(3 nodes\): .*\(gave up after \d+ attempts in \d+ s\) \(rolled back 4 nodes to snapshot /);
+      expect((await failedTypes(client, `${workflowId}-rollback`)).length).toBeGreaterThan(0);
+    });
+    expect(await bed.entries(nodes)).toEqual(before);
   });
 });
 

@@ -12,11 +12,13 @@ const acts = labelledActivities<ProbeActivities>({ startToCloseTimeout: '10s', r
 // for a try that stays running while a test looks at it
 const slowActs = labelledActivities<ProbeActivities>({ startToCloseTimeout: '2m', retry: { maximumAttempts: 1 } });
 
-export async function attemptProbe(input: { failures: { type: string; nonRetryable: boolean }[]; repairType?: string; maxAttempts?: number; limitType?: string; slow?: boolean }) {
+export async function attemptProbe(input: { failures: { type: string; nonRetryable: boolean }[]; repairType?: string; maxAttempts?: number; limitType?: string; budgetMs?: number; slow?: boolean }) {
   trackStatus('probe');
   const result = await attempt('flaky step', () => (input.slow ? slowActs : acts).flaky({ failures: input.failures }), {
     initialIntervalMs: 10,
     maxAttempts: input.maxAttempts,
+    budgetMs: input.budgetMs,
+    maxIntervalMs: 400,
     maxAttemptsByType: input.limitType ? { [input.limitType]: 2 } : undefined,
     repairs: input.repairType ? { [input.repairType]: () => acts.repair() } : undefined,
   });

@@ -2,6 +2,7 @@
 // (see attempt.ts), so each one is an event in the history that operators read. Each call carries
 // the label of the attempt that made it as its summary, which the Temporal UI and imagectl show.
 import { proxyActivities, type ActivityInterfaceFor, type ActivityOptions } from '@temporalio/workflow';
+import type { BssActivities } from '../../activities/bss/activities';
 import type { IscsiServerActivities } from '../../activities/iscsiServer';
 import type { OrchestratorActivities } from '../../activities/orchestrator';
 import { iscsiServerTaskQueue } from '../../lib/taskQueues';
@@ -29,6 +30,13 @@ export const central = labelledActivities<OrchestratorActivities>({
 export const streaming = labelledActivities<OrchestratorActivities>({
   startToCloseTimeout: '12h',
   heartbeatTimeout: '30s',
+  retry: singleAttempt,
+});
+
+/** Boot parameter activities: BSS and S3 calls sized by the node count, with heartbeats. */
+export const bootParameterActivities = labelledActivities<BssActivities>({
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '1m',
   retry: singleAttempt,
 });
 

@@ -30,11 +30,13 @@ export interface PreviousAttempt {
 }
 
 export interface AttemptOptions {
-  /** Tries in all, the first one included. */
+  /** A bound on tries in all, the first one included, for steps where time is not the right bound (cleanups); none by default. */
   maxAttempts?: number;
+  /** How long a step keeps retrying transient failures, from its first try; the workflow's retry budget by default. */
+  budgetMs?: number;
   initialIntervalMs?: number;
   maxIntervalMs?: number;
-  /** Per failure type, a lower bound on tries for that type (e.g. re-uploads on a corrupt ETag). */
+  /** Per failure type, a bound on tries for that type (e.g. re-uploads on a corrupt ETag); a repaired type has 3 by default. */
   maxAttemptsByType?: Record<string, number>;
   /** Per failure type, a repair to run before the next try; the failure is then retried even if non-retryable. */
   repairs?: Record<string, (failure: PreviousAttempt) => Promise<unknown>>;
@@ -42,6 +44,21 @@ export interface AttemptOptions {
 
 /** This workflow's attempts, oldest first (module state is per workflow execution in the SDK). */
 export const attemptJournal: AttemptRecord[] = [];
+
+/** How long every step of this workflow waits out transient failures, and the cap on the wait between tries. */
+export interface RetryBudget {
+  budgetMs: number;
+  maxIntervalMs: number;
+}
+
+let retryBudget: RetryBudget = { budgetMs: 30 * 60_000, maxIntervalMs: 30_000 };
+
+/** Set once from the workflow's parsed input (so a replay sees the same budget), before its first step. */
+export function useRetryBudget(budget: RetryBudget): void {
+  retryBudget = budget;
+}
+
+const repairedTypeLimit = 3;
 
 let labelOfCallInProgress: string | undefined;
 
@@ -58,8 +75,11 @@ function startLabelled<T>(label: string, run: () => Promise<T>): Promise<T> {
 }
 
 export async function attempt<T>(label: string, run: (previous?: PreviousAttempt) => Promise<T>, options: AttemptOptions = {}): Promise<T> {
-  const maxAttempts = options.maxAttempts ?? 5;
-  let interval = options.initialIntervalMs ?? 1000;
+  const maxAttempts = options.maxAttempts ?? Infinity;
+  const budgetMs = options.budgetMs ?? retryBudget.budgetMs;
+  const maxIntervalMs = options.maxIntervalMs ?? retryBudget.maxIntervalMs;
+  const firstStarted = Date.now();
+  let interval = Math.min(options.initialIntervalMs ?? 1000, maxIntervalMs);
   const triesByType: Record<string, number> = {};
   let previous: PreviousAttempt | undefined;
   for (let tryNumber = 1; ; tryNumber++) {
@@ -84,9 +104,10 @@ export async function attempt<T>(label: string, run: (previous?: PreviousAttempt
       record('failed', failure);
       triesByType[failure.failureType] = (triesByType[failure.failureType] ?? 0) + 1;
       const repair = options.repairs?.[failure.failureType];
-      const typeLimit = options.maxAttemptsByType?.[failure.failureType] ?? maxAttempts;
-      const exhausted = tryNumber >= maxAttempts || triesByType[failure.failureType] >= typeLimit;
-      if (exhausted || (!repair && !isRetryable(error))) throw giveUp(label, tryNumber, failure, error);
+      const typeLimit = options.maxAttemptsByType?.[failure.failureType] ?? (repair ? repairedTypeLimit : Infinity);
+      const outOfTime = !repair && Date.now() + interval - firstStarted > budgetMs;
+      const exhausted = tryNumber >= maxAttempts || triesByType[failure.failureType] >= typeLimit || outOfTime;
+      if (exhausted || (!repair && !isRetryable(error))) throw giveUp(label, tryNumber, failure, error, Date.now() - firstStarted);
       if (repair) {
         const repairStarted = Date.now();
         try {
@@ -96,11 +117,11 @@ export async function attempt<T>(label: string, run: (previous?: PreviousAttempt
           if (isCancellation(repairError)) throw repairError;
           const repairFailure = describeFailure(repairError, tryNumber);
           attemptJournal.push({ label: `repair ${failure.failureType} for ${label}`, attempt: tryNumber, startedAt: new Date(repairStarted).toISOString(), durationMs: Date.now() - repairStarted, outcome: 'repair-failed', failureType: repairFailure.failureType, message: repairFailure.message });
-          throw giveUp(label, tryNumber, repairFailure, repairError);
+          throw giveUp(label, tryNumber, repairFailure, repairError, Date.now() - firstStarted);
         }
       } else {
         await sleep(interval);
-        interval = Math.min(interval * 2, options.maxIntervalMs ?? 30_000);
+        interval = Math.min(interval * 2, maxIntervalMs);
       }
       previous = failure;
     }
@@ -135,11 +156,16 @@ function isRetryable(error: unknown): boolean {
   return !(cause instanceof ApplicationFailure && cause.nonRetryable);
 }
 
-function giveUp(label: string, tries: number, failure: PreviousAttempt, error: unknown): ApplicationFailure {
+function giveUp(label: string, tries: number, failure: PreviousAttempt, error: unknown, elapsedMs: number): ApplicationFailure {
   return ApplicationFailure.create({
     type: failure.failureType,
-    message: `${label}: ${failure.message}${tries > 1 ? ` (gave up after ${tries} attempts)` : ''}`,
+    message: `${label}: ${failure.message}${tries > 1 ? ` (gave up after ${tries} attempts in ${formatElapsed(elapsedMs)})` : ''}`,
     nonRetryable: true,
     cause: error instanceof Error ? error : undefined,
   });
+}
+
+function formatElapsed(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  return seconds < 120 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
 }
