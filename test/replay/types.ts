@@ -12,4 +12,5 @@ export const replayedTypes = [
   'validateInitiatorBatch',
   'retireImage',
   'checkStack',
+  'attachNodes',
 ] as const;
