@@ -191,12 +191,15 @@ describe('a node boots the lifecycle’s image from its BSS entry, fails over, a
 
   test('lifecycle B boots on the node, survives losing a portal, and the rollback boots image A', async () => {
     const sample = await makeSampleImage(path.join(workDir, 'sample'), { payloadMiB: 4, label: `ib-${run}`, files: { [markerPath]: markers.a }, userland: { report: [markerPath] } });
+    // Imports come only from IMPORT_ROOTS (the dev stack's state directory among them), not /boot.
+    const kernel = path.join(workDir, 'vmlinuz');
+    fs.copyFileSync(findKernel().image, kernel);
     const lifecycleA: LifecycleSummary = await client.workflow.execute(imageLifecycle, {
       taskQueue,
       workflowId: uniqueId('ib-a'),
       args: [{
         name: `ib-a-${run}`,
-        import: { rootfs: { file: sample.rootfs }, kernel: { file: findKernel().image }, initrd: { file: initrds.a } },
+        import: { rootfs: { file: sample.rootfs }, kernel: { file: kernel }, initrd: { file: initrds.a } },
         encrypt,
         export: exportTo(`ib-a-${run}`),
         bootParameters: { nodes: node, iscsi: { targets: bootTargets(`ib-a-${run}`) } },
@@ -211,7 +214,7 @@ describe('a node boots the lifecycle’s image from its BSS entry, fails over, a
       workflowId: uniqueId('ib-b'),
       args: [{
         name: `ib-b-${run}`,
-        import: { rootfs: { file: sample.rootfs }, kernel: { file: findKernel().image }, initrd: { file: initrds.b } },
+        import: { rootfs: { file: sample.rootfs }, kernel: { file: kernel }, initrd: { file: initrds.b } },
         customize: { configuration: `ib-${run}`, layers: [{ name: 'marker', ...layer }] },
         encrypt,
         export: exportTo(`ib-b-${run}`),
