@@ -12,6 +12,8 @@ DEBIAN_PACKAGES+=(qemu-system-x86 linux-image-amd64 busybox-static cpio targetcl
 # The compute-node initramfs (node/initramfs/build.ts) is packed from these: dropbear-bin is its sshd (no daemon
 # package), the others are above.
 DEBIAN_PACKAGES+=(dropbear-bin dmsetup)
+# The dev stack's cluster profile (DEV_STACK_PROFILE=cluster): Temporal's persistence and visibility.
+DEBIAN_PACKAGES+=(postgresql curl unzip)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -50,4 +52,36 @@ if [[ ! -f .dev/venv/.setup-stamp || $(cat .dev/venv/.setup-stamp) != "$(stamp d
   python3 -m venv .dev/venv
   .dev/venv/bin/pip install --quiet --disable-pip-version-check -r dev/requirements.txt
   stamp dev/requirements.txt > .dev/venv/.setup-stamp
+fi
+
+# The cluster profile's multi-service Temporal server and its schema tool, built from the Go module
+# once per version and kept outside the clone ($HOME/.cache), so CI runs reuse them. With the
+# module's PostgreSQL schema and example configuration beside them (dev/cluster.ts reads those).
+TEMPORAL_SERVER_VERSION=v1.31.2
+temporal_cache="${XDG_CACHE_HOME:-$HOME/.cache}/boot-image-orchestrator/temporal-server-$TEMPORAL_SERVER_VERSION"
+if [[ ! -f $temporal_cache/.complete ]]; then
+  go=$(command -v go || true)
+  if [[ -z $go ]] || ! "$go" env GOTOOLCHAIN >/dev/null 2>&1 || [[ $("$go" env GOVERSION) < go1.21 ]]; then
+    # Debian's Go (1.19) is too old to build the server: the Go toolchain is itself a module on the proxy.
+    toolchain="${XDG_CACHE_HOME:-$HOME/.cache}/boot-image-orchestrator/go1.26.8"
+    if [[ ! -x $toolchain/bin/go ]]; then
+      echo "setup: fetching the Go 1.26.8 toolchain from the Go module proxy"
+      rm -rf "$toolchain.tmp" && mkdir -p "$toolchain.tmp"
+      curl -fsSL "${GOPROXY_URL:-https://proxy.golang.org}/golang.org/toolchain/@v/v0.0.1-go1.26.8.linux-amd64.zip" -o "$toolchain.tmp/go.zip"
+      (cd "$toolchain.tmp" && unzip -q go.zip && mv golang.org/toolchain@v0.0.1-go1.26.8.linux-amd64 "$toolchain")
+      rm -rf "$toolchain.tmp"
+    fi
+    go=$toolchain/bin/go
+  fi
+  echo "setup: building the Temporal server $TEMPORAL_SERVER_VERSION for the cluster profile (about 4 minutes on 2 idle cores, once)"
+  mkdir -p "$temporal_cache/bin"
+  GOBIN="$temporal_cache/bin" "$go" install "go.temporal.io/server/cmd/server@$TEMPORAL_SERVER_VERSION" "go.temporal.io/server/cmd/tools/sql@$TEMPORAL_SERVER_VERSION"
+  module="$("$go" env GOMODCACHE)/go.temporal.io/server@$TEMPORAL_SERVER_VERSION"
+  rm -rf "$temporal_cache/schema" "$temporal_cache/config"
+  mkdir -p "$temporal_cache/config/dynamicconfig"
+  cp -r "$module/schema/postgresql/v12" "$temporal_cache/schema"
+  cp "$module/config/development-postgres12.yaml" "$temporal_cache/config/"
+  cp "$module/config/dynamicconfig/development-sql.yaml" "$temporal_cache/config/dynamicconfig/"
+  chmod -R u+w "$temporal_cache"
+  touch "$temporal_cache/.complete"
 fi
