@@ -133,7 +133,7 @@ interface Probes {
  * One server process with every service, or (DEV_STACK_CLUSTER_PROCESSES=separate) one process per
  * service, as sites run them: history and matching first, then the frontend, then the system worker.
  */
-export function clusterTemporal(probes: Probes): Service[] {
+export function clusterTemporal(probes: Probes, separateProcesses: boolean): Service[] {
   const [host, portText] = devStack.temporal.address.split(':');
   const grpcPort = (service: string) => Number(portText) + temporalServices.indexOf(service as (typeof temporalServices)[number]);
   const server = (name: string, services: readonly string[]): Service => ({
@@ -143,7 +143,7 @@ export function clusterTemporal(probes: Probes): Service[] {
     healthy: async () => (services.includes('frontend') ? probes.frontendHealthy() : probes.tcpOpen(host, grpcPort(services[0]))),
     startTimeoutMs: 120_000,
   });
-  if (process.env.DEV_STACK_CLUSTER_PROCESSES === 'separate') {
+  if (separateProcesses) {
     const processes = ['history', 'matching', 'frontend', 'worker'].map((service) => server(`temporal-${service}`, [service]));
     processes[3].afterStart = registerNamespace;
     return [postgres, ...processes];
@@ -151,5 +151,4 @@ export function clusterTemporal(probes: Probes): Service[] {
   return [postgres, { ...server('temporal-cluster', temporalServices), afterStart: registerNamespace }];
 }
 
-/** Every service name either layout may have started, so `down` stops them whichever is running. */
-export const clusterServiceNames = ['postgres', 'temporal-cluster', ...temporalServices.map((s) => `temporal-${s}`)];
+

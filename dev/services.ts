@@ -230,9 +230,9 @@ export function stackProfile(): StackProfile {
  * The services of a profile: `dev` runs Temporal's dev server and one orchestrator worker;
  * `cluster` the multi-service server on PostgreSQL (dev/cluster.ts) and two orchestrator workers.
  */
-export function services(profile: StackProfile = stackProfile()): Service[] {
+export function services(profile: StackProfile = stackProfile(), separateProcesses = process.env.DEV_STACK_CLUSTER_PROCESSES === 'separate'): Service[] {
   const cluster = profile === 'cluster';
-  const list = [...(cluster ? clusterTemporal({ frontendHealthy: temporalHealthy, tcpOpen }) : [temporal]), s3, ...devStack.iscsiServers.map(iscsiTarget)];
+  const list = [...(cluster ? clusterTemporal({ frontendHealthy: temporalHealthy, tcpOpen }, separateProcesses) : [temporal]), s3, ...devStack.iscsiServers.map(iscsiTarget)];
   if (fs.existsSync(path.join(projectRoot, 'sim', 'main.ts'))) list.push(csmSimulator);
   list.push(orchestratorWorker('worker-orchestrator'), ...(cluster ? [orchestratorWorker('worker-orchestrator-2')] : []));
   list.push(...devStack.iscsiServers.map(iscsiServerAgent));

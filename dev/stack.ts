@@ -7,17 +7,20 @@ import { devStack, stateDir } from './config';
 import { isRunning, logFile, pidDir, readRecord, startProcess, stopProcess, waitUntil } from './processes';
 import { services, stackProfile, tcpOpen, type StackProfile, type Service } from './services';
 
-/** The profile the running stack was started with (DEV_STACK_PROFILE): one runs at a time. */
+/** The profile (and Temporal layout) the running stack was started with: one runs at a time. */
 const profileFile = path.join(stateDir, 'profile');
-const runningProfile = (): StackProfile => (fs.existsSync(profileFile) ? (fs.readFileSync(profileFile, 'utf8').trim() as StackProfile) : 'dev');
+const runningLayout = () => (fs.existsSync(profileFile) ? fs.readFileSync(profileFile, 'utf8').trim() : 'dev');
+const runningProfile = (): StackProfile => runningLayout().split(' ')[0] as StackProfile;
+const requestedLayout = (profile: StackProfile) =>
+  profile === 'cluster' && process.env.DEV_STACK_CLUSTER_PROCESSES === 'separate' ? 'cluster separate' : profile;
 
 async function up(): Promise<void> {
   const profile = stackProfile();
-  if (runningProfile() !== profile) {
-    console.log(`switching the stack from the ${runningProfile()} profile to ${profile}`);
+  if (runningLayout() !== requestedLayout(profile)) {
+    console.log(`switching the stack from "${runningLayout()}" to "${requestedLayout(profile)}"`);
     await down();
   }
-  fs.writeFileSync(profileFile, profile);
+  fs.writeFileSync(profileFile, requestedLayout(profile));
   for (const service of services(profile)) await ensureUp(service);
   console.log(`dev stack ready: Temporal ${devStack.temporal.address} (UI ${devStack.temporal.uiUrl}), S3 ${devStack.s3.endpoint}`);
 }
@@ -52,7 +55,7 @@ async function ensureUp(service: Service): Promise<void> {
 
 /** Stops the running profile's services in reverse order, then anything else this stack started. */
 async function down(): Promise<void> {
-  for (const service of services(runningProfile()).reverse()) {
+  for (const service of services(runningProfile(), runningLayout().endsWith('separate')).reverse()) {
     if (await stopProcess(service.name, service.stop)) console.log(`${service.name}: stopped`);
   }
   const others = fs.existsSync(pidDir) ? fs.readdirSync(pidDir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length)) : [];
@@ -63,7 +66,7 @@ async function down(): Promise<void> {
 
 async function status(): Promise<boolean> {
   let allUp = true;
-  for (const service of services(runningProfile())) {
+  for (const service of services(runningProfile(), runningLayout().endsWith('separate'))) {
     const record = readRecord(service.name);
     const running = isRunning(record);
     const healthy = running && (await service.healthy(record).catch(() => false));
