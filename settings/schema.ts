@@ -47,6 +47,7 @@ export const settingGroups = {
   },
   worker: {
     WORKER_IDENTITY: setting(text.optional(), "identity the worker polls with (the dev stack names each process)", { defaultShown: 'pid@host' }),
+    WORKFLOW_BUNDLE: setting(absolutePath.optional(), 'prebuilt workflow bundle (workers/bundleWorkflows.ts; the container image has one); else bundled at start'),
     WORKER_HOST_ID: setting(text.optional(), "names this host's encryption task queue", { defaultShown: 'host name' }),
   },
   imagectl: {

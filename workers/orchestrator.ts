@@ -8,6 +8,7 @@ import { readSettings } from '../settings/load';
 import { connectWorker, workerCommon } from './connection';
 
 const require = createRequire(import.meta.url);
+export const workflowsPath = require.resolve('../workflows/index.ts');
 
 /** Workflows and central activities; plus this host's queue for work that shares local files. */
 export async function runOrchestrator(options: { taskQueue?: string }): Promise<void> {
@@ -17,7 +18,7 @@ export async function runOrchestrator(options: { taskQueue?: string }): Promise<
   const central = await Worker.create({
     ...common,
     taskQueue: options.taskQueue ?? settings.temporal.IMAGE_TASK_QUEUE,
-    workflowsPath: require.resolve('../workflows/index.ts'),
+    ...(settings.worker.WORKFLOW_BUNDLE ? { workflowBundle: { codePath: settings.worker.WORKFLOW_BUNDLE } } : { workflowsPath }),
     activities: createOrchestratorActivities(),
   });
   const host = await Worker.create({

@@ -10,9 +10,10 @@ import { parse } from 'yaml';
 import { devStack, stackEnvironment } from '../../dev/config';
 import { agentEnvironment } from '../../dev/services';
 import { iscsiServerTaskQueue } from '../../lib/taskQueues';
+import { readDockerfile } from '../helpers/dockerfile';
 import { connectClient } from '../helpers/temporal';
 
-const compose = parse(fs.readFileSync('docker-compose.yml', 'utf8'));
+const compose = parse(fs.readFileSync('docker-compose.yml', 'utf8'), { merge: true });
 const execStart = (unit: string) => /^ExecStart=(.*)$/m.exec(fs.readFileSync(path.join('workers/systemd', unit), 'utf8'))![1];
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'entry-points-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
@@ -88,11 +89,17 @@ describe('workers start as deployed', () => {
     expect(await startsPolling(unitArgv('boot-image-agent.service', env), env, iscsiServerTaskQueue(server.name), 2)).toMatch(/^\d+@/);
   });
 
-  it("the compose file's orchestrator command polls the workflow queue", async () => {
+  it("the compose file's orchestrator (its image's CMD, ENV and prebuilt workflow bundle) polls the workflow queue", async () => {
     const service = compose.services['worker-orchestrator'];
     expect(service.environment).not.toHaveProperty('WORKER_IDENTITY');
-    const env = deployedEnv({ LUKS_KEY_DIR: path.join(scratch, 'keys'), LUKS_WORK_DIR: path.join(scratch, 'luks') });
-    expect(await startsPolling(service.command, env, devStack.temporal.taskQueue, 1)).toMatch(/^\d+@/);
+    const image = readDockerfile('Dockerfile').stages.find((stage) => stage.name === service.build.target)!;
+    // The image's build step, writing the bundle where this test can read it.
+    const bundle = path.join(scratch, 'workflow-bundle.js');
+    const bundling = readDockerfile('Dockerfile').stages.find((s) => s.name === 'build')!.instructions.find((i) => i.args.includes('bundleWorkflows'))!;
+    const [command, ...args] = bundling.args.replace(image.env.WORKFLOW_BUNDLE, bundle).split(/\s+/);
+    await execa(command, args);
+    const env = deployedEnv({ ...image.env, WORKFLOW_BUNDLE: bundle, LUKS_KEY_DIR: path.join(scratch, 'keys'), LUKS_WORK_DIR: path.join(scratch, 'luks') });
+    expect(await startsPolling(service.command ?? image.cmd!, env, devStack.temporal.taskQueue, 1)).toMatch(/^\d+@/);
   });
 
   it('a missing or invalid setting stops the worker at once, every one named, no secret shown', async () => {
