@@ -48,6 +48,8 @@ export const settingGroups = {
   worker: {
     WORKER_IDENTITY: setting(text.optional(), "identity the worker polls with (the dev stack names each process)", { defaultShown: 'pid@host' }),
     WORKFLOW_BUNDLE: setting(absolutePath.optional(), 'prebuilt workflow bundle (workers/bundleWorkflows.ts; the container image has one); else bundled at start'),
+    WORKER_HEALTH_PORT: setting(positiveInteger.optional(), 'port of GET /healthz (200 while every worker of the process runs); none when unset'),
+    WORKER_HEALTH_HOST: setting(text.default('0.0.0.0'), 'address /healthz listens on'),
     WORKER_HOST_ID: setting(text.optional(), "names this host's encryption task queue", { defaultShown: 'host name' }),
   },
   imagectl: {

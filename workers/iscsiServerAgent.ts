@@ -4,6 +4,7 @@ import { createIscsiServerActivities } from '../activities/iscsiServer';
 import { iscsiServerTaskQueue } from '../lib/taskQueues';
 import { readSettings } from '../settings/load';
 import { connectWorker, workerCommon } from './connection';
+import { serveHealth } from './health';
 
 export async function runIscsiServerAgent(options: { server: string }): Promise<void> {
   const settings = readSettings(['temporal', 'worker', 's3', 'iscsiServer']);
@@ -25,5 +26,6 @@ export async function runIscsiServerAgent(options: { server: string }): Promise<
     // Heartbeats carry cancellations back: a cancelled or timed-out export stops within seconds.
     maxHeartbeatThrottleInterval: '5s',
   });
+  serveHealth(settings.worker, [worker]);
   await worker.run();
 }

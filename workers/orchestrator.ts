@@ -6,6 +6,7 @@ import { createS3Client, s3SettingsFromEnv } from '../activities/s3/client';
 import { encryptionHostTaskQueue } from '../lib/taskQueues';
 import { readSettings } from '../settings/load';
 import { connectWorker, workerCommon } from './connection';
+import { serveHealth } from './health';
 
 const require = createRequire(import.meta.url);
 export const workflowsPath = require.resolve('../workflows/index.ts');
@@ -26,5 +27,6 @@ export async function runOrchestrator(options: { taskQueue?: string }): Promise<
     taskQueue: encryptionHostTaskQueue(encryptionHostId()),
     activities: createEncryptionHostActivities(createS3Client(s3SettingsFromEnv())),
   });
+  serveHealth(settings.worker, [central, host]);
   await Promise.all([central.run(), host.run()]);
 }

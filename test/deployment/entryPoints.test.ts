@@ -32,7 +32,7 @@ async function pollers(taskQueue: string, kind: 1 | 2): Promise<string[]> {
 }
 
 /** Starts argv, waits for a pid@host poller of that process tree on the queue, stops it. */
-async function startsPolling(argv: string[], env: Record<string, string>, taskQueue: string, kind: 1 | 2) {
+async function startsPolling(argv: string[], env: Record<string, string>, taskQueue: string, kind: 1 | 2, whilePolling?: () => Promise<void>) {
   const child = execa(argv[0], argv.slice(1), { env, extendEnv: false, reject: false, all: true, cleanup: true });
   let output = '';
   let exited = false;
@@ -42,7 +42,10 @@ async function startsPolling(argv: string[], env: Record<string, string>, taskQu
     const deadline = Date.now() + 90_000;
     for (;;) {
       const mine = (await pollers(taskQueue, kind)).find((identity) => identity.endsWith(`@${os.hostname()}`) && processTree(child.pid!).includes(Number(identity.split('@')[0])));
-      if (mine) return mine;
+      if (mine) {
+        await whilePolling?.();
+        return mine;
+      }
       if (exited || Date.now() > deadline) throw new Error(`${argv.join(' ')} did not poll ${taskQueue}:\n${output.slice(-3000)}`);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
@@ -85,8 +88,13 @@ describe('workers start as deployed', () => {
   it('the agent unit polls its server queue', async () => {
     const server = devStack.iscsiServers[0];
     const { TGT_CONTROL_PORT, ISCSI_DRIVER } = agentEnvironment(server);
-    const env = deployedEnv({ ISCSI_SERVER_NAME: server.name, TGT_CONTROL_PORT, ISCSI_DRIVER, ISCSI_STATE_DIR: path.join(scratch, 'state'), ISCSI_CACHE_DIR: path.join(scratch, 'cache') });
-    expect(await startsPolling(unitArgv('boot-image-agent.service', env), env, iscsiServerTaskQueue(server.name), 2)).toMatch(/^\d+@/);
+    const health = { WORKER_HEALTH_HOST: `${process.env.DEV_STACK_NET ?? '127.0.0'}.101`, WORKER_HEALTH_PORT: '8080' };
+    const env = deployedEnv({ ISCSI_SERVER_NAME: server.name, TGT_CONTROL_PORT, ISCSI_DRIVER, ISCSI_STATE_DIR: path.join(scratch, 'state'), ISCSI_CACHE_DIR: path.join(scratch, 'cache'), ...health });
+    const probe = async () => {
+      const response = await fetch(`http://${health.WORKER_HEALTH_HOST}:${health.WORKER_HEALTH_PORT}/healthz`);
+      expect([response.status, (await response.text()).trim()]).toEqual([200, 'RUNNING']);
+    };
+    expect(await startsPolling(unitArgv('boot-image-agent.service', env), env, iscsiServerTaskQueue(server.name), 2, probe)).toMatch(/^\d+@/);
   });
 
   it("the compose file's orchestrator (its image's CMD, ENV and prebuilt workflow bundle) polls the workflow queue", async () => {
