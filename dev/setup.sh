@@ -54,12 +54,8 @@ if [[ ! -f .dev/venv/.setup-stamp || $(cat .dev/venv/.setup-stamp) != "$(stamp d
   stamp dev/requirements.txt > .dev/venv/.setup-stamp
 fi
 
-# The cluster profile's multi-service Temporal server and its schema tool, built from the Go module
-# once per version and kept outside the clone ($HOME/.cache), so CI runs reuse them. With the
-# module's PostgreSQL schema and example configuration beside them (dev/cluster.ts reads those).
-TEMPORAL_SERVER_VERSION=v1.31.2
-temporal_cache="${XDG_CACHE_HOME:-$HOME/.cache}/boot-image-orchestrator/temporal-server-$TEMPORAL_SERVER_VERSION"
-if [[ ! -f $temporal_cache/.complete ]]; then
+# A Go of 1.21 or newer: the installed one, else the toolchain module from the Go module proxy.
+go_command() {
   go=$(command -v go || true)
   if [[ -z $go ]] || ! "$go" env GOTOOLCHAIN >/dev/null 2>&1 || [[ $("$go" env GOVERSION) < go1.21 ]]; then
     # Debian's Go (1.19) is too old to build the server: the Go toolchain is itself a module on the proxy.
@@ -73,6 +69,15 @@ if [[ ! -f $temporal_cache/.complete ]]; then
     fi
     go=$toolchain/bin/go
   fi
+}
+
+# The cluster profile's multi-service Temporal server and its schema tool, built from the Go module
+# once per version and kept outside the clone ($HOME/.cache), so CI runs reuse them. With the
+# module's PostgreSQL schema and example configuration beside them (dev/cluster.ts reads those).
+TEMPORAL_SERVER_VERSION=v1.31.2
+temporal_cache="${XDG_CACHE_HOME:-$HOME/.cache}/boot-image-orchestrator/temporal-server-$TEMPORAL_SERVER_VERSION"
+if [[ ! -f $temporal_cache/.complete ]]; then
+  go_command
   echo "setup: building the Temporal server $TEMPORAL_SERVER_VERSION for the cluster profile (about 4 minutes on 2 idle cores, once)"
   mkdir -p "$temporal_cache/bin"
   GOBIN="$temporal_cache/bin" "$go" install "go.temporal.io/server/cmd/server@$TEMPORAL_SERVER_VERSION" "go.temporal.io/server/cmd/tools/sql@$TEMPORAL_SERVER_VERSION"
@@ -84,4 +89,13 @@ if [[ ! -f $temporal_cache/.complete ]]; then
   cp "$module/config/dynamicconfig/development-sql.yaml" "$temporal_cache/config/dynamicconfig/"
   chmod -R u+w "$temporal_cache"
   touch "$temporal_cache/.complete"
+fi
+
+# Helm, for the chart's tests (helm lint, helm template): built from its Go module, cached the same way.
+HELM_VERSION=v3.22.0
+helm_bin="${XDG_CACHE_HOME:-$HOME/.cache}/boot-image-orchestrator/helm-$HELM_VERSION/bin"
+if [[ ! -x $helm_bin/helm ]]; then
+  go_command
+  echo "setup: building Helm $HELM_VERSION (about 3 minutes, once)"
+  GOBIN="$helm_bin" "$go" install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 fi
