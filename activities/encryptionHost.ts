@@ -15,14 +15,16 @@ import { createLuksActivities } from './luks/activities';
 import { createFileKeyStore } from './keys/fileKeyStore';
 import { createS3ImportActivities } from './s3/activities';
 import { activityProgress } from './support/progress';
+import { readSettings, type Environment } from '../settings/load';
 
-export const encryptionHostId = (env: NodeJS.ProcessEnv = process.env): string => env.WORKER_HOST_ID ?? os.hostname();
+export const encryptionHostId = (env: Environment = process.env): string => readSettings(['worker'], env).worker.WORKER_HOST_ID ?? os.hostname();
 
 /** Where the LUKS key store and the encryption scratch space live on an orchestrator worker host. */
-export function luksSettingsFromEnv(env: NodeJS.ProcessEnv = process.env) {
-  const workDir = env.LUKS_WORK_DIR ?? '/var/lib/boot-image-orchestrator/luks';
+export function luksSettingsFromEnv(env: Environment = process.env) {
+  const { luks } = readSettings(['luks'], env);
+  const workDir = luks.LUKS_WORK_DIR;
   return {
-    keyStore: createFileKeyStore(env.LUKS_KEY_DIR ?? '/etc/boot-image-orchestrator/luks-keys'),
+    keyStore: createFileKeyStore(luks.LUKS_KEY_DIR),
     workDir: path.join(workDir, 'secrets'),
     cacheDir: path.join(workDir, 'cache'),
   };
@@ -30,7 +32,7 @@ export function luksSettingsFromEnv(env: NodeJS.ProcessEnv = process.env) {
 
 const LocalFiles = z.object({ paths: z.array(z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path')) });
 
-export function createEncryptionHostActivities(s3: S3Client, env: NodeJS.ProcessEnv = process.env) {
+export function createEncryptionHostActivities(s3: S3Client, env: Environment = process.env) {
   const { keyStore, workDir, cacheDir } = luksSettingsFromEnv(env);
   const { uploadArtifact } = createS3ImportActivities(s3);
   const outputDir = path.join(cacheDir, 'encrypted');
@@ -65,7 +67,7 @@ export function createEncryptionHostActivities(s3: S3Client, env: NodeJS.Process
 export type EncryptionHostActivities = ReturnType<typeof createEncryptionHostActivities>;
 
 /** Runs on any orchestrator worker: the queue of the host that answers, for the rest of the work. */
-export const createEncryptionHostLookup = (env: NodeJS.ProcessEnv = process.env) => ({
+export const createEncryptionHostLookup = (env: Environment = process.env) => ({
   async claimEncryptionHost(): Promise<{ host: string; taskQueue: string }> {
     const host = encryptionHostId(env);
     return { host, taskQueue: encryptionHostTaskQueue(host) };

@@ -1,7 +1,7 @@
 // The activities the central orchestrator worker runs, built from the environment.
 import { createBssActivities } from './bss/activities';
 import { BssClient } from './bss/client';
-import { defaultSnapshotPrefix, SnapshotStore } from './bss/snapshot';
+import { SnapshotStore } from './bss/snapshot';
 import { createCfsActivities } from './cfs/activities';
 import { CfsClient } from './cfs/client';
 import { CsmClient, csmSettingsFromEnv } from './csm/client';
@@ -18,8 +18,11 @@ import { nodeSshRunners } from './node/ssh';
 import { createS3Client, s3SettingsFromEnv } from './s3/client';
 import { createS3ImportActivities } from './s3/activities';
 import { createS3RoundTripActivities } from './s3/roundTrip';
+import { readSettings, type Environment } from '../settings/load';
 
-export function createOrchestratorActivities(env: NodeJS.ProcessEnv = process.env) {
+export function createOrchestratorActivities(env: Environment = process.env) {
+  // Every setting of the orchestrator's activities checked at once, before any client is made.
+  const { csm: csmSettings } = readSettings(['s3', 'csm', 'luks', 'imports', 'initiator', 'worker'], env);
   const s3 = createS3Client(s3SettingsFromEnv(env));
   const store = new ObjectStore(s3);
   const csm = new CsmClient(csmSettingsFromEnv(env));
@@ -34,7 +37,7 @@ export function createOrchestratorActivities(env: NodeJS.ProcessEnv = process.en
     ...createEncryptionHostLookup(env),
     ...createInitiatorActivities(env),
     ...nodeAttachActivities({ runnerFor: nodeSshRunners(env), keyStore: luksSettingsFromEnv(env).keyStore, secrets: nodeSecretsFromEnv(env) }),
-    ...createBssActivities({ bss: new BssClient(csm), snapshots: new SnapshotStore(store, env.BSS_SNAPSHOT_PREFIX ?? defaultSnapshotPrefix), store }),
+    ...createBssActivities({ bss: new BssClient(csm), snapshots: new SnapshotStore(store, csmSettings.BSS_SNAPSHOT_PREFIX), store }),
   };
 }
 

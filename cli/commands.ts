@@ -7,7 +7,7 @@ import { RetireImageSpec } from '../lib/specs/retireSpec';
 import type { RetireImageResult } from '../workflows/retireImage';
 import type { Decision } from '../workflows/updateBootParameters';
 import type { WorkflowStatus } from '../workflows/support/status';
-import { connect, temporalEnv, workflowUiLink } from './connect';
+import { cliSettings, connect, workflowUiLink } from './connect';
 import { ExitCode, UsageError } from './exitCodes';
 import { listWorkflows } from './list';
 import { collectAttempts, progressOf, type Progress } from './history';
@@ -67,7 +67,7 @@ async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
 const slug = (text: string) => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
 
 async function startWorkflow(client: Client, workflowType: string, input: unknown, workflowId: string) {
-  return client.workflow.start(workflowType, { taskQueue: temporalEnv.taskQueue, workflowId, args: [input] });
+  return client.workflow.start(workflowType, { taskQueue: cliSettings().taskQueue, workflowId, args: [input] });
 }
 
 /** Waits for the result; a failure prints its reason and gives exit code 1. */

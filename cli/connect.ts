@@ -1,16 +1,20 @@
 import { Client, Connection } from '@temporalio/client';
+import { readSettings } from '../settings/load';
+import { temporalConnectionOptions } from '../settings/temporalConnection';
 
-export const temporalEnv = {
-  address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
-  namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
-  taskQueue: process.env.IMAGE_TASK_QUEUE ?? 'boot-image',
-  uiUrl: process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233',
+/** imagectl's settings, read when a command first needs them (so `--help` works without any). */
+export const cliSettings = () => {
+  const { temporal, imagectl } = readSettings(['temporal', 'imagectl']);
+  return { temporal, namespace: temporal.TEMPORAL_NAMESPACE, taskQueue: temporal.IMAGE_TASK_QUEUE, uiUrl: imagectl.TEMPORAL_UI_URL };
 };
 
 export async function connect(): Promise<Client> {
-  const connection = await Connection.connect({ address: temporalEnv.address, connectTimeout: 5000 });
-  return new Client({ connection, namespace: temporalEnv.namespace });
+  const settings = cliSettings();
+  const connection = await Connection.connect({ ...temporalConnectionOptions(settings.temporal), connectTimeout: 5000 });
+  return new Client({ connection, namespace: settings.namespace });
 }
 
-export const workflowUiLink = (workflowId: string) =>
-  `${temporalEnv.uiUrl}/namespaces/${encodeURIComponent(temporalEnv.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+export function workflowUiLink(workflowId: string): string {
+  const { uiUrl, namespace } = cliSettings();
+  return `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}

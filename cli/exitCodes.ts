@@ -1,4 +1,5 @@
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { SettingsError } from '../settings/load';
 import { SpecError } from './specFile';
 
 export const ExitCode = { ok: 0, workflowFailed: 1, usage: 2, unreachable: 3 } as const;
@@ -6,7 +7,7 @@ export const ExitCode = { ok: 0, workflowFailed: 1, usage: 2, unreachable: 3 } a
 export class UsageError extends Error {}
 
 export function exitCodeFor(error: unknown): number {
-  if (error instanceof SpecError || error instanceof UsageError) return ExitCode.usage;
+  if (error instanceof SpecError || error instanceof UsageError || error instanceof SettingsError) return ExitCode.usage;
   if (error instanceof WorkflowFailedError) return ExitCode.workflowFailed;
   if (error instanceof WorkflowNotFoundError) return ExitCode.unreachable;
   const message = (error as Error)?.message ?? '';

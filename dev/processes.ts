@@ -5,7 +5,7 @@ import path from 'node:path';
 import { stateDir } from './config';
 
 export const logDir = path.join(stateDir, 'logs');
-const pidDir = path.join(stateDir, 'pids');
+export const pidDir = path.join(stateDir, 'pids');
 
 export interface ProcessRecord {
   pid: number;
@@ -14,6 +14,8 @@ export interface ProcessRecord {
   codeHash?: string;
   /** The identity a worker process polls Temporal with (WORKER_IDENTITY). */
   identity?: string;
+  /** The program the PID runs when argv[0] execs another (setpriv postgres ...). */
+  program?: string;
 }
 
 const pidFile = (name: string) => path.join(pidDir, `${name}.json`);
@@ -32,7 +34,7 @@ export function isRunning(record: ProcessRecord | undefined): record is ProcessR
   if (!record) return false;
   try {
     const cmdline = fs.readFileSync(`/proc/${record.pid}/cmdline`, 'utf8').split('\0');
-    return cmdline.some((arg) => path.basename(arg) === path.basename(record.argv[0]));
+    return cmdline.some((arg) => path.basename(arg) === path.basename(record.program ?? record.argv[0]));
   } catch {
     return false;
   }
@@ -41,7 +43,7 @@ export function isRunning(record: ProcessRecord | undefined): record is ProcessR
 export function startProcess(
   name: string,
   argv: string[],
-  options: { env?: Record<string, string>; codeHash?: string; identity?: string } = {},
+  options: { env?: Record<string, string>; codeHash?: string; identity?: string; program?: string } = {},
 ): ProcessRecord {
   fs.mkdirSync(logDir, { recursive: true });
   fs.mkdirSync(pidDir, { recursive: true });
@@ -54,7 +56,7 @@ export function startProcess(
   fs.closeSync(log);
   if (child.pid === undefined) throw new Error(`could not start ${name}: ${argv.join(' ')}`);
   child.unref();
-  const record: ProcessRecord = { pid: child.pid, argv, codeHash: options.codeHash, identity: options.identity };
+  const record: ProcessRecord = { pid: child.pid, argv, codeHash: options.codeHash, identity: options.identity, program: options.program };
   fs.writeFileSync(pidFile(name), JSON.stringify(record));
   return record;
 }

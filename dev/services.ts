@@ -10,6 +10,7 @@ import { createS3Client } from '../activities/s3/client';
 import { showTargets } from '../activities/tgt/tgtadm';
 import { iscsiServerTaskQueue } from '../lib/taskQueues';
 import type { ProcessRecord } from './processes';
+import { clusterTemporal } from './cluster';
 import { devStack, projectRoot, stackEnvironment, stateDir, type IscsiServer } from './config';
 
 export interface Service {
@@ -23,6 +24,8 @@ export interface Service {
   healthy(record: ProcessRecord): Promise<boolean>;
   /** Addresses the service listens on: checked free before it starts. */
   listens?(): { host: string; port: number }[];
+  /** The program the process ends up running, when argv[0] execs it (see ProcessRecord.program). */
+  program?: string;
   /** Run once after the service first turns healthy (bucket creation, ...). */
   afterStart?(): Promise<void>;
   stop?(): Promise<void>;
@@ -44,7 +47,7 @@ function hashSources(dirs: string[]): string {
   return hash.digest('hex').slice(0, 16);
 }
 
-const codeDirs = ['workflows', 'activities', 'workers', 'lib'];
+const codeDirs = ['workflows', 'activities', 'workers', 'lib', 'settings'];
 
 export function tcpOpen(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -201,15 +204,15 @@ const csmSimulator: Service = {
   startTimeoutMs: 30_000,
 };
 
-const orchestratorWorker: Service = {
-  name: 'worker-orchestrator',
+const orchestratorWorker = (name: string): Service => ({
+  name,
   argv: () => tsNode('workers/main.ts', '--role', 'orchestrator'),
   env: stackEnvironment,
   codeHash: () => hashSources(codeDirs),
   worker: true,
   healthy: (record) => hasPoller(devStack.temporal.taskQueue, 'workflow', record.identity),
   startTimeoutMs: 120_000,
-};
+});
 
 /** The environment of the dev stack's agent for one iSCSI server (its driver, cache, record, secrets). */
 export const agentEnvironment = (server: IscsiServer): Record<string, string> => ({
@@ -233,9 +236,23 @@ function iscsiServerAgent(server: IscsiServer): Service {
   };
 }
 
-export function services(): Service[] {
-  const list = [temporal, s3, rgw, ...devStack.iscsiServers.map(iscsiTarget)];
+export type StackProfile = 'dev' | 'cluster';
+
+export function stackProfile(): StackProfile {
+  const profile = process.env.DEV_STACK_PROFILE ?? 'dev';
+  if (profile !== 'dev' && profile !== 'cluster') throw new Error(`DEV_STACK_PROFILE must be dev or cluster, not "${profile}"`);
+  return profile;
+}
+
+/**
+ * The services of a profile: `dev` runs Temporal's dev server and one orchestrator worker;
+ * `cluster` the multi-service server on PostgreSQL (dev/cluster.ts) and two orchestrator workers.
+ */
+export function services(profile: StackProfile = stackProfile(), separateProcesses = process.env.DEV_STACK_CLUSTER_PROCESSES === 'separate'): Service[] {
+  const cluster = profile === 'cluster';
+  const list = [...(cluster ? clusterTemporal({ frontendHealthy: temporalHealthy, tcpOpen }, separateProcesses) : [temporal]), s3, rgw, ...devStack.iscsiServers.map(iscsiTarget)];
   if (fs.existsSync(path.join(projectRoot, 'sim', 'main.ts'))) list.push(csmSimulator);
-  list.push(orchestratorWorker, ...devStack.iscsiServers.map(iscsiServerAgent));
+  list.push(orchestratorWorker('worker-orchestrator'), ...(cluster ? [orchestratorWorker('worker-orchestrator-2')] : []));
+  list.push(...devStack.iscsiServers.map(iscsiServerAgent));
   return list;
 }

@@ -15,9 +15,10 @@ DEBIAN_PACKAGES+=(dropbear-bin dmsetup initramfs-tools)
 # The second S3 backend (S3_BACKEND=rgw, and the tests that run on both): a one-node Ceph cluster with radosgw,
 # run by the dev stack under .dev/ceph, never as the host's systemd units (see the policy-rc.d below).
 DEBIAN_PACKAGES+=(ceph-mon ceph-osd radosgw ceph-common)
-# tctl is built from source with Go (below); Debian's Go where the machine has none.
+# The cluster profile (DEV_STACK_PROFILE=cluster): Temporal's persistence and visibility; curl and unzip
+# fetch a Go toolchain from the module proxy when the machine has no Go 1.21+ (tctl, Temporal, Helm below).
+DEBIAN_PACKAGES+=(postgresql curl unzip)
 PATH="$PATH:/usr/local/go/bin"
-command -v go >/dev/null || DEBIAN_PACKAGES+=(golang-go)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -58,6 +59,23 @@ if [[ ! -f .dev/venv/.setup-stamp || $(cat .dev/venv/.setup-stamp) != "$(stamp d
   stamp dev/requirements.txt > .dev/venv/.setup-stamp
 fi
 
+# A Go of 1.21 or newer: the installed one, else the toolchain module from the Go module proxy.
+go_command() {
+  go=$(command -v go || true)
+  if [[ -z $go ]] || ! "$go" env GOTOOLCHAIN >/dev/null 2>&1 || [[ $("$go" env GOVERSION) < go1.21 ]]; then
+    # Debian's Go (1.19) is too old to build the server: the Go toolchain is itself a module on the proxy.
+    toolchain="${XDG_CACHE_HOME:-$HOME/.cache}/boot-image-orchestrator/go1.26.8"
+    if [[ ! -x $toolchain/bin/go ]]; then
+      echo "setup: fetching the Go 1.26.8 toolchain from the Go module proxy"
+      rm -rf "$toolchain.tmp" && mkdir -p "$toolchain.tmp"
+      curl -fsSL "${GOPROXY_URL:-https://proxy.golang.org}/golang.org/toolchain/@v/v0.0.1-go1.26.8.linux-amd64.zip" -o "$toolchain.tmp/go.zip"
+      (cd "$toolchain.tmp" && unzip -q go.zip && mv golang.org/toolchain@v0.0.1-go1.26.8.linux-amd64 "$toolchain")
+      rm -rf "$toolchain.tmp"
+    fi
+    go=$toolchain/bin/go
+  fi
+}
+
 # tctl: the last in-tree tctl, in the Temporal server module (its own repository is refused by the Go
 # module proxy). Built once per machine into a cache outside the checkout, keyed by version, so a
 # fresh clone (CI) links it instead of building it again (about 3 minutes); .dev/bin is on the
@@ -67,14 +85,44 @@ TCTL_MODULE_VERSION=v1.15.2
 tctl_cache=${XDG_CACHE_HOME:-$HOME/.cache}/boot-image-orchestrator/tctl-$TCTL_MODULE_VERSION
 if [[ ! -x $tctl_cache/tctl ]]; then
   echo "setup: building tctl (go.temporal.io/server/cmd/tools/cli@$TCTL_MODULE_VERSION) into $tctl_cache"
+  go_command
   ldflags=()
-  go_minor=$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')
+  go_minor=$("$go" env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')
   ((go_minor >= 23)) && ldflags=(-ldflags=-checklinkname=0)
   mkdir -p "$tctl_cache"
   build_dir=$(mktemp -d "$tctl_cache/build.XXXXXX")
-  GOBIN=$build_dir GOTOOLCHAIN=local go install "${ldflags[@]}" "go.temporal.io/server/cmd/tools/cli@$TCTL_MODULE_VERSION"
+  GOBIN=$build_dir GOTOOLCHAIN=local "$go" install "${ldflags[@]}" "go.temporal.io/server/cmd/tools/cli@$TCTL_MODULE_VERSION"
   mv "$build_dir/cli" "$tctl_cache/tctl"
   rm -rf "$build_dir"
 fi
 mkdir -p .dev/bin
 ln -sfn "$tctl_cache/tctl" .dev/bin/tctl
+
+# The cluster profile's multi-service Temporal server and its schema tool, built from the Go module
+# once per version and kept outside the clone ($HOME/.cache), so CI runs reuse them. With the
+# module's PostgreSQL schema and example configuration beside them (dev/cluster.ts reads those).
+TEMPORAL_SERVER_VERSION=v1.31.2
+temporal_cache="${XDG_CACHE_HOME:-$HOME/.cache}/boot-image-orchestrator/temporal-server-$TEMPORAL_SERVER_VERSION"
+if [[ ! -f $temporal_cache/.complete ]]; then
+  go_command
+  echo "setup: building the Temporal server $TEMPORAL_SERVER_VERSION for the cluster profile (about 4 minutes on 2 idle cores, once)"
+  mkdir -p "$temporal_cache/bin"
+  GOBIN="$temporal_cache/bin" "$go" install "go.temporal.io/server/cmd/server@$TEMPORAL_SERVER_VERSION" "go.temporal.io/server/cmd/tools/sql@$TEMPORAL_SERVER_VERSION"
+  module="$("$go" env GOMODCACHE)/go.temporal.io/server@$TEMPORAL_SERVER_VERSION"
+  rm -rf "$temporal_cache/schema" "$temporal_cache/config"
+  mkdir -p "$temporal_cache/config/dynamicconfig"
+  cp -r "$module/schema/postgresql/v12" "$temporal_cache/schema"
+  cp "$module/config/development-postgres12.yaml" "$temporal_cache/config/"
+  cp "$module/config/dynamicconfig/development-sql.yaml" "$temporal_cache/config/dynamicconfig/"
+  chmod -R u+w "$temporal_cache"
+  touch "$temporal_cache/.complete"
+fi
+
+# Helm, for the chart's tests (helm lint, helm template): built from its Go module, cached the same way.
+HELM_VERSION=v3.22.0
+helm_bin="${XDG_CACHE_HOME:-$HOME/.cache}/boot-image-orchestrator/helm-$HELM_VERSION/bin"
+if [[ ! -x $helm_bin/helm ]]; then
+  go_command
+  echo "setup: building Helm $HELM_VERSION (about 3 minutes, once)"
+  GOBIN="$helm_bin" "$go" install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+fi

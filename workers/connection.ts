@@ -1,17 +1,18 @@
 import { NativeConnection } from '@temporalio/worker';
+import type { GroupSettings } from '../settings/schema';
+import { temporalConnectionOptions } from '../settings/temporalConnection';
 
-export function temporalSettingsFromEnv(env: NodeJS.ProcessEnv = process.env) {
+export const connectWorker = (settings: GroupSettings<'temporal'>) => NativeConnection.connect(temporalConnectionOptions(settings));
+
+/**
+ * What every worker of a process shares. The identity only when set (the dev stack names each
+ * process, so its health check finds this very process polling): the SDK refuses an explicit undefined.
+ */
+export function workerCommon(settings: GroupSettings<'temporal'> & GroupSettings<'worker'>) {
   return {
-    address: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
-    namespace: env.TEMPORAL_NAMESPACE ?? 'default',
-    taskQueue: env.IMAGE_TASK_QUEUE ?? 'boot-image',
+    namespace: settings.TEMPORAL_NAMESPACE,
+    ...(settings.WORKER_IDENTITY ? { identity: settings.WORKER_IDENTITY } : {}),
+    // Long uploads need time to stop cleanly: the SDK's default grace time of 0 cancels them at once.
+    shutdownGraceTime: '30s',
   };
 }
-
-export const connectWorker = () => NativeConnection.connect({ address: temporalSettingsFromEnv().address });
-
-/** The dev stack names each worker process, so its health check finds this very process polling. */
-export const workerIdentity = () => process.env.WORKER_IDENTITY;
-
-/** Long uploads need time to stop cleanly: the SDK's default grace time of 0 cancels them at once. */
-export const shutdownGraceTime = '30s';

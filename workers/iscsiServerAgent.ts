@@ -2,9 +2,12 @@ import { Worker } from '@temporalio/worker';
 import { targetDriverFromEnv } from '../activities/export/activities';
 import { createIscsiServerActivities } from '../activities/iscsiServer';
 import { iscsiServerTaskQueue } from '../lib/taskQueues';
-import { connectWorker, shutdownGraceTime, temporalSettingsFromEnv, workerIdentity } from './connection';
+import { readSettings } from '../settings/load';
+import { connectWorker, workerCommon } from './connection';
+import { serveHealth } from './health';
 
 export async function runIscsiServerAgent(options: { server: string }): Promise<void> {
+  const settings = readSettings(['temporal', 'worker', 's3', 'iscsiServer']);
   const driver = targetDriverFromEnv(options.server);
   const activities = createIscsiServerActivities(options.server, process.env, driver);
   if (driver.kind === 'tgt') {
@@ -14,16 +17,15 @@ export async function runIscsiServerAgent(options: { server: string }): Promise<
     for (const line of restore.failed) console.error(`could not restore ${line}`);
   }
   const worker = await Worker.create({
-    connection: await connectWorker(),
-    namespace: temporalSettingsFromEnv().namespace,
+    connection: await connectWorker(settings.temporal),
+    ...workerCommon({ ...settings.temporal, ...settings.worker }),
     taskQueue: iscsiServerTaskQueue(options.server),
     activities,
     // Staging one image while exporting another; target changes themselves run one at a time in the driver.
     maxConcurrentActivityTaskExecutions: 4,
     // Heartbeats carry cancellations back: a cancelled or timed-out export stops within seconds.
     maxHeartbeatThrottleInterval: '5s',
-    shutdownGraceTime,
-    identity: workerIdentity(),
   });
+  serveHealth(settings.worker, [worker]);
   await worker.run();
 }

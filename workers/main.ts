@@ -2,6 +2,7 @@
 //   --role orchestrator                 workflows + central activities on IMAGE_TASK_QUEUE
 //   --role iscsi-server --server NAME   the agent on one iSCSI server, polling that server's queue
 import { parseArgs } from 'node:util';
+import { SettingsError } from '../settings/load';
 import { runIscsiServerAgent } from './iscsiServerAgent';
 import { runOrchestrator } from './orchestrator';
 
@@ -13,11 +14,17 @@ const { values } = parseArgs({
   },
 });
 
-if (values.role === 'orchestrator') {
-  await runOrchestrator({ taskQueue: values['task-queue'] });
-} else if (values.role === 'iscsi-server' && values.server) {
-  await runIscsiServerAgent({ server: values.server });
-} else {
-  console.error('usage: workers/main.ts --role orchestrator [--task-queue Q] | --role iscsi-server --server NAME');
-  process.exit(2);
+try {
+  if (values.role === 'orchestrator') {
+    await runOrchestrator({ taskQueue: values['task-queue'] });
+  } else if (values.role === 'iscsi-server' && values.server) {
+    await runIscsiServerAgent({ server: values.server });
+  } else {
+    console.error('usage: workers/main.ts --role orchestrator [--task-queue Q] | --role iscsi-server --server NAME');
+    process.exitCode = 2;
+  }
+} catch (error) {
+  if (!(error instanceof SettingsError)) throw error;
+  console.error(error.message);
+  process.exitCode = 2;
 }

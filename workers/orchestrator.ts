@@ -4,19 +4,22 @@ import { createEncryptionHostActivities, encryptionHostId } from '../activities/
 import { createOrchestratorActivities } from '../activities/orchestrator';
 import { createS3Client, s3SettingsFromEnv } from '../activities/s3/client';
 import { encryptionHostTaskQueue } from '../lib/taskQueues';
-import { connectWorker, shutdownGraceTime, temporalSettingsFromEnv, workerIdentity } from './connection';
+import { readSettings } from '../settings/load';
+import { connectWorker, workerCommon } from './connection';
+import { serveHealth } from './health';
 
 const require = createRequire(import.meta.url);
+export const workflowsPath = require.resolve('../workflows/index.ts');
 
 /** Workflows and central activities; plus this host's queue for work that shares local files. */
 export async function runOrchestrator(options: { taskQueue?: string }): Promise<void> {
-  const settings = temporalSettingsFromEnv();
-  const connection = await connectWorker();
-  const common = { connection, namespace: settings.namespace, shutdownGraceTime, identity: workerIdentity() };
+  // Every setting this role reads, checked before anything connects.
+  const settings = readSettings(['temporal', 'worker', 's3', 'csm', 'luks', 'initiator']);
+  const common = { connection: await connectWorker(settings.temporal), ...workerCommon({ ...settings.temporal, ...settings.worker }) };
   const central = await Worker.create({
     ...common,
-    taskQueue: options.taskQueue ?? settings.taskQueue,
-    workflowsPath: require.resolve('../workflows/index.ts'),
+    taskQueue: options.taskQueue ?? settings.temporal.IMAGE_TASK_QUEUE,
+    ...(settings.worker.WORKFLOW_BUNDLE ? { workflowBundle: { codePath: settings.worker.WORKFLOW_BUNDLE } } : { workflowsPath }),
     activities: createOrchestratorActivities(),
   });
   const host = await Worker.create({
@@ -24,5 +27,6 @@ export async function runOrchestrator(options: { taskQueue?: string }): Promise<
     taskQueue: encryptionHostTaskQueue(encryptionHostId()),
     activities: createEncryptionHostActivities(createS3Client(s3SettingsFromEnv())),
   });
+  serveHealth(settings.worker, [central, host]);
   await Promise.all([central.run(), host.run()]);
 }

@@ -1,5 +1,6 @@
 // HTTP client for the CSM services behind the API gateway (IMS, CFS, BSS): a Keycloak token from
 // client credentials, refreshed before it expires and once on a 401; RFC 7807 errors kept whole.
+import { readSettings, type Environment } from '../../settings/load';
 
 export interface CsmSettings {
   url: string;
@@ -9,10 +10,9 @@ export interface CsmSettings {
   tokenPath?: string;
 }
 
-export function csmSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): CsmSettings {
-  const missing = ['CSM_API_URL', 'CSM_CLIENT_ID', 'CSM_CLIENT_SECRET'].filter((name) => !env[name]);
-  if (missing.length) throw new Error(`CSM API settings missing from the environment: ${missing.join(', ')}`);
-  return { url: env.CSM_API_URL!, clientId: env.CSM_CLIENT_ID!, clientSecret: env.CSM_CLIENT_SECRET! };
+export function csmSettingsFromEnv(env: Environment = process.env): CsmSettings {
+  const { csm } = readSettings(['csm'], env);
+  return { url: csm.CSM_API_URL, clientId: csm.CSM_CLIENT_ID, clientSecret: csm.CSM_CLIENT_SECRET };
 }
 
 export interface Problem {

@@ -8,7 +8,8 @@ import { FailureType, permanentFailure } from '../../lib/failures';
 import { lunIdentity } from '../../lib/lunIdentity';
 import { expandNodeset, NodesetSyntaxError } from '../../lib/nodeset';
 import type { Initiators } from '../../lib/specs/exportSpec';
-import { createLioDriver, saveconfigPaths } from '../lio/driver';
+import { createLioDriver } from '../lio/driver';
+import { readSettings, type Environment } from '../../settings/load';
 import { createTgtDriver } from '../tgt/driver';
 import { localRunner, sshRunner, type CommandRunner } from './commandRunner';
 import type { ExportResult, ExportedLun, OperationContext, RemoveResult, RestoreResult, TargetDriver } from './driver';
@@ -91,21 +92,20 @@ export function createExportActivities({ server, driver, runner, s3, cacheDir, c
 export type ExportActivities = ReturnType<typeof createExportActivities>;
 
 /** The driver for this server from the environment: ISCSI_DRIVER=tgt|lio and its settings (README.md). */
-export function targetDriverFromEnv(server: string, env: NodeJS.ProcessEnv = process.env): TargetDriver {
+export function targetDriverFromEnv(server: string, env: Environment = process.env): TargetDriver {
+  const { iscsiServer: settings } = readSettings(['iscsiServer'], env);
   const runner = commandRunnerFromEnv(env);
-  const secrets = fileSecretResolver(env.ISCSI_SECRETS_DIR ?? '/etc/boot-image-agent/secrets');
-  const kind = env.ISCSI_DRIVER ?? 'tgt';
-  if (kind === 'lio') return createLioDriver({ server, runner, secrets, saveconfigPath: env.LIO_SAVECONFIG ?? saveconfigPaths.redhatSuse });
-  if (kind !== 'tgt') throw new Error(`ISCSI_DRIVER must be tgt or lio, not ${JSON.stringify(kind)}`);
-  const controlPort = Number(env.TGT_CONTROL_PORT ?? 0);
-  if (!Number.isInteger(controlPort) || controlPort < 0) throw new Error(`TGT_CONTROL_PORT is not a port index: ${env.TGT_CONTROL_PORT}`);
-  const recordFile = path.join(env.ISCSI_STATE_DIR ?? '/var/lib/boot-image-agent', 'tgt-exports.json');
-  return createTgtDriver({ server, controlPort, runner, secrets, recordFile });
+  const secrets = fileSecretResolver(settings.ISCSI_SECRETS_DIR);
+  if (settings.ISCSI_DRIVER === 'lio') return createLioDriver({ server, runner, secrets, saveconfigPath: settings.LIO_SAVECONFIG });
+  const recordFile = path.join(settings.ISCSI_STATE_DIR, 'tgt-exports.json');
+  return createTgtDriver({ server, controlPort: settings.TGT_CONTROL_PORT, runner, secrets, recordFile });
 }
 
 /** ISCSI_SSH_DESTINATION set: the server's tools and its staging cache are reached over SSH. */
-export const commandRunnerFromEnv = (env: NodeJS.ProcessEnv = process.env): CommandRunner =>
-  env.ISCSI_SSH_DESTINATION ? sshRunner(env.ISCSI_SSH_DESTINATION) : localRunner();
+export function commandRunnerFromEnv(env: Environment = process.env): CommandRunner {
+  const { iscsiServer: settings } = readSettings(['iscsiServer'], env);
+  return settings.ISCSI_SSH_DESTINATION ? sshRunner(settings.ISCSI_SSH_DESTINATION, settings.ISCSI_SSH_OPTIONS) : localRunner();
+}
 
 function initiatorIqns(initiators: Initiators): string[] | 'generate-node-acls' {
   if (typeof initiators === 'string' || Array.isArray(initiators)) return initiators;

@@ -4,17 +4,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { FailureType, permanentFailure } from '../../lib/failures';
+import { readSettings, type Environment } from '../../settings/load';
 
-/** Where a site puts boot images for import unless IMPORT_ROOTS says otherwise. */
-export const defaultImportRoot = '/var/lib/boot-images/import';
-
-/** IMPORT_ROOTS: absolute directories, separated by ":". */
-export function importRootsFromEnv(env: NodeJS.ProcessEnv): string[] {
-  const roots = (env.IMPORT_ROOTS ?? defaultImportRoot).split(':').filter(Boolean);
-  const relative = roots.filter((root) => !path.isAbsolute(root));
-  if (relative.length || !roots.length) throw new Error(`IMPORT_ROOTS must list absolute directories separated by ":", got ${JSON.stringify(env.IMPORT_ROOTS)}`);
-  return roots;
-}
+/** IMPORT_ROOTS (settings/schema.ts): absolute directories. */
+export const importRootsFromEnv = (env: Environment): string[] => readSettings(['imports'], env).imports.IMPORT_ROOTS;
 
 const within = (file: string, root: string) => {
   const relative = path.relative(root, file);

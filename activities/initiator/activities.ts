@@ -16,6 +16,7 @@ import { createLibiscsiDriver } from './libiscsiDriver';
 import { keyedSemaphores, semaphore } from './limiter';
 import { createOpenIscsiDriver } from './openIscsiDriver';
 import type { NodeVerdict } from './verdict';
+import { readSettings, type Environment } from '../../settings/load';
 
 export interface InitiatorActivitySettings {
   drivers: Partial<Record<InitiatorDriverKind, InitiatorDriver>>;
@@ -82,22 +83,23 @@ export function initiatorActivities(settings: InitiatorActivitySettings) {
 }
 
 /** The orchestrator's store of the nodes' CHAP secrets (the validation logs in with them, attach pushes them). */
-export const nodeSecretsFromEnv = (env: NodeJS.ProcessEnv = process.env): SecretResolver =>
-  fileSecretResolver(env.INITIATOR_SECRETS_DIR ?? '/etc/boot-image-orchestrator/secrets');
+export const nodeSecretsFromEnv = (env: Environment = process.env): SecretResolver =>
+  fileSecretResolver(readSettings(['initiator'], env).initiator.INITIATOR_SECRETS_DIR);
 
 /** The activities from the orchestrator worker's environment (activities/initiator/README.md). */
-export function createInitiatorActivities(env: NodeJS.ProcessEnv = process.env) {
-  const workDir = env.INITIATOR_WORK_DIR ?? '/var/lib/boot-image-orchestrator/initiator';
+export function createInitiatorActivities(env: Environment = process.env) {
+  const { initiator: settings, luks } = readSettings(['initiator', 'luks'], env);
+  const workDir = settings.INITIATOR_WORK_DIR;
   return initiatorActivities({
     drivers: {
       libiscsi: createLibiscsiDriver({ secretsDir: workDir }),
       'open-iscsi': createOpenIscsiDriver({ runnerFor: nodeSshRunners(env) }),
     },
     secrets: nodeSecretsFromEnv(env),
-    keyStore: createFileKeyStore(env.LUKS_KEY_DIR ?? '/etc/boot-image-orchestrator/luks-keys'),
+    keyStore: createFileKeyStore(luks.LUKS_KEY_DIR),
     workDir,
-    perServerConcurrency: positiveInteger(env, 'INITIATOR_PER_SERVER_CONCURRENCY', 8),
-    nodeConcurrency: positiveInteger(env, 'INITIATOR_NODE_CONCURRENCY', 32),
+    perServerConcurrency: settings.INITIATOR_PER_SERVER_CONCURRENCY,
+    nodeConcurrency: settings.INITIATOR_NODE_CONCURRENCY,
   });
 }
 
@@ -122,10 +124,4 @@ async function keyAccess(settings: InitiatorActivitySettings, keyId: string): Pr
 
 function cancelled(activity: Context | undefined) {
   if (activity?.cancellationSignal.aborted) throw activity.cancellationSignal.reason ?? new Error('cancelled');
-}
-
-function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const value = Number(env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, not ${env[name]}`);
-  return value;
 }

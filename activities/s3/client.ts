@@ -1,4 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { readSettings, type Environment } from '../../settings/load';
 
 export interface S3Settings {
   endpoint: string;
@@ -7,16 +8,10 @@ export interface S3Settings {
   secretAccessKey: string;
 }
 
-/** Reads the S3 settings from the environment (the same variables the dev stack sets). */
-export function s3SettingsFromEnv(env: NodeJS.ProcessEnv = process.env): S3Settings {
-  const missing = ['S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'].filter((name) => !env[name]);
-  if (missing.length) throw new Error(`S3 settings missing from the environment: ${missing.join(', ')}`);
-  return {
-    endpoint: env.S3_ENDPOINT!,
-    region: env.S3_REGION ?? 'us-east-1',
-    accessKeyId: env.S3_ACCESS_KEY_ID!,
-    secretAccessKey: env.S3_SECRET_ACCESS_KEY!,
-  };
+/** The S3 settings from the environment (the same variables the dev stack sets). */
+export function s3SettingsFromEnv(env: Environment = process.env): S3Settings {
+  const { s3 } = readSettings(['s3'], env);
+  return { endpoint: s3.S3_ENDPOINT, region: s3.S3_REGION, accessKeyId: s3.S3_ACCESS_KEY_ID, secretAccessKey: s3.S3_SECRET_ACCESS_KEY };
 }
 
 /** Path-style client, as Ceph RGW in CSM is addressed. */

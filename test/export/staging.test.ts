@@ -8,7 +8,7 @@ import { stageArtifact, stagedPath, type Progress } from '../../activities/expor
 import { fileSecretResolver } from '../../activities/export/secrets';
 import { redact, localRunner } from '../../activities/export/commandRunner';
 import { dropCachedFiles } from '../../activities/export/stagingCache';
-import { byteCount } from '../../activities/iscsiServer';
+import { readSettings } from '../../settings/load';
 import { rgw16Client } from '../helpers/rgw16Client';
 import { s3ClientOf, s3Servers } from '../helpers/s3Servers';
 
@@ -170,11 +170,13 @@ describe.each(s3Servers)('stageArtifact on $backend', (server) => {
 
 describe('ISCSI_CACHE_MAX_BYTES', () => {
   it('takes bytes or binary units, and refuses anything else', () => {
-    expect(byteCount('X', undefined)).toBeUndefined();
-    expect(byteCount('X', '500000000')).toBe(500_000_000);
-    expect(byteCount('X', '200G')).toBe(200 * 2 ** 30);
-    expect(byteCount('X', '3GiB')).toBe(3 * 2 ** 30);
-    expect(() => byteCount('ISCSI_CACHE_MAX_BYTES', '1.5T')).toThrow(/ISCSI_CACHE_MAX_BYTES is not a size/);
+    const bound = (value: string | undefined) => readSettings(['iscsiServer'], { ISCSI_CACHE_MAX_BYTES: value }).iscsiServer.ISCSI_CACHE_MAX_BYTES;
+    expect(bound(undefined)).toBeUndefined();
+    expect(bound('')).toBeUndefined();
+    expect(bound('500000000')).toBe(500_000_000);
+    expect(bound('200G')).toBe(200 * 2 ** 30);
+    expect(bound('3GiB')).toBe(3 * 2 ** 30);
+    expect(() => bound('1.5T')).toThrow(/ISCSI_CACHE_MAX_BYTES: must be a size/);
   });
 });
 

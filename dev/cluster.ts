@@ -1,0 +1,154 @@
+// The dev stack's cluster profile (DEV_STACK_PROFILE=cluster): the real multi-service Temporal server
+// on Debian's PostgreSQL (persistence and SQL visibility), in place of `temporal server start-dev`.
+// The server and its schema tool are built by dev/setup.sh into a cache outside the clone.
+import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
+import { execa, execaSync } from 'execa';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse, stringify } from 'yaml';
+import { devStack, stateDir } from './config';
+import type { Service } from './services';
+
+export const temporalServerVersion = 'v1.31.2';
+export const temporalServerCache = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'boot-image-orchestrator', `temporal-server-${temporalServerVersion}`);
+const clusterDir = path.join(stateDir, 'cluster');
+const postgresBin = (name: string) => path.join('/usr/lib/postgresql/15/bin', name);
+const net = process.env.DEV_STACK_NET ?? '127.0.0';
+export const postgresAddress = { host: `${net}.1`, port: 5432 };
+const databases = { temporal: 'temporal', visibility: 'temporal_visibility' };
+const temporalServices = ['frontend', 'history', 'matching', 'worker'] as const;
+
+/** PostgreSQL refuses to run as root: as root, its programs run as the `postgres` user. */
+const asPostgresUser = (argv: string[]) => (process.getuid?.() === 0 ? ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', ...argv] : argv);
+
+function ensureDatabaseCluster(dataDir: string) {
+  if (fs.existsSync(path.join(dataDir, 'PG_VERSION'))) return;
+  fs.mkdirSync(path.dirname(dataDir), { recursive: true });
+  fs.mkdirSync(dataDir, { mode: 0o700 });
+  if (process.getuid?.() === 0) fs.chownSync(dataDir, postgresId('-u'), postgresId('-g'));
+  const initdb = asPostgresUser([postgresBin('initdb'), '-D', dataDir, '-U', 'temporal', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
+  const result = execaSync(initdb[0], initdb.slice(1), { reject: false });
+  if (result.exitCode !== 0) throw new Error(`initdb failed: ${result.stderr}`);
+}
+
+const postgresId = (flag: string) => Number(execaSync('id', [flag, 'postgres']).stdout.trim());
+
+const sqlTool = (database: string, ...args: string[]) =>
+  execa(path.join(temporalServerCache, 'bin', 'sql'), ['--plugin', 'postgres12', '--ep', postgresAddress.host, '-p', String(postgresAddress.port), '-u', 'temporal', '--db', database, ...args]);
+
+/** Both databases created once, then brought to the schema version of this server build. */
+async function ensureSchemas(): Promise<void> {
+  const stamp = path.join(clusterDir, 'schema-created');
+  for (const [kind, database] of Object.entries(databases)) {
+    if (!fs.existsSync(stamp)) {
+      await sqlTool(database, 'create-database');
+      await sqlTool(database, 'setup-schema', '-v', '0.0');
+    }
+    await sqlTool(database, 'update-schema', '-d', path.join(temporalServerCache, 'schema', kind === 'temporal' ? 'temporal' : 'visibility', 'versioned'));
+  }
+  fs.writeFileSync(stamp, temporalServerVersion);
+}
+
+const postgres: Service = {
+  name: 'postgres',
+  program: 'postgres',
+  argv: () => {
+    const dataDir = path.join(clusterDir, 'postgres');
+    ensureDatabaseCluster(dataDir);
+    return asPostgresUser([postgresBin('postgres'), '-D', dataDir, '-h', postgresAddress.host, '-p', String(postgresAddress.port), '-k', dataDir]);
+  },
+  listens: () => [postgresAddress],
+  healthy: async () => (await execa(postgresBin('pg_isready'), ['-h', postgresAddress.host, '-p', String(postgresAddress.port)], { reject: false })).exitCode === 0,
+  afterStart: ensureSchemas,
+  // SIGTERM is PostgreSQL's "smart" shutdown, which waits for every client: SIGINT is its fast one.
+  stop: async () => {
+    const pidFile = path.join(clusterDir, 'postgres', 'postmaster.pid');
+    if (fs.existsSync(pidFile)) process.kill(Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]), 'SIGINT');
+  },
+  startTimeoutMs: 60_000,
+};
+
+/**
+ * The module's development-postgres12.yaml with this stack's ports: the frontend at the dev stack's
+ * Temporal address, history, matching and worker on the next ports, membership after them.
+ */
+export function writeServerConfig(): string {
+  const template = parse(fs.readFileSync(path.join(temporalServerCache, 'config', 'development-postgres12.yaml'), 'utf8'));
+  const [host, portText] = devStack.temporal.address.split(':');
+  const base = Number(portText);
+  template.log = { stdout: true, level: 'warn' };
+  for (const store of Object.values(template.persistence.datastores) as { sql: { connectAddr: string } }[]) {
+    store.sql.connectAddr = `${postgresAddress.host}:${postgresAddress.port}`;
+  }
+  delete template.global.metrics;
+  delete template.global.pprof;
+  template.global.membership.broadcastAddress = host;
+  temporalServices.forEach((service, index) => {
+    template.services[service].rpc = { grpcPort: base + index, membershipPort: base + 4 + index, bindOnIP: host, ...(service === 'frontend' ? { httpPort: base + 8 } : {}) };
+  });
+  template.clusterMetadata.clusterInformation.active.rpcAddress = devStack.temporal.address;
+  template.dynamicConfigClient.filepath = path.join(temporalServerCache, 'config', 'dynamicconfig', 'development-sql.yaml');
+  const file = path.join(clusterDir, 'temporal.yaml');
+  fs.mkdirSync(clusterDir, { recursive: true });
+  fs.writeFileSync(file, stringify(template));
+  return file;
+}
+
+/** The default namespace and our search attributes, which the SQL visibility store keeps per namespace. */
+async function registerNamespace(): Promise<void> {
+  const connection = await Connection.connect({ address: devStack.temporal.address });
+  const namespace = devStack.temporal.namespace;
+  const ignoreExisting = (error: { code?: number }) => {
+    if (error.code !== 6) throw error; // ALREADY_EXISTS
+  };
+  try {
+    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('3 days') }).catch(ignoreExisting);
+    const typeIds = { Keyword: 2 } as const;
+    const wanted = Object.fromEntries(Object.entries(devStack.searchAttributes).map(([name, type]) => [name, typeIds[type as keyof typeof typeIds]]));
+    for (;;) {
+      const result = await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: wanted }).then(
+        () => true,
+        (error: { code?: number; details?: string }) => {
+          if (error.code === 6) return true;
+          if (error.code === 5) return false; // NOT_FOUND: the namespace is not in every service's cache yet
+          throw error;
+        },
+      );
+      if (result) break;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
+interface Probes {
+  frontendHealthy(): Promise<boolean>;
+  tcpOpen(host: string, port: number): Promise<boolean>;
+}
+
+/**
+ * One server process with every service, or (DEV_STACK_CLUSTER_PROCESSES=separate) one process per
+ * service, as sites run them: history and matching first, then the frontend, then the system worker.
+ */
+export function clusterTemporal(probes: Probes, separateProcesses: boolean): Service[] {
+  const [host, portText] = devStack.temporal.address.split(':');
+  const grpcPort = (service: string) => Number(portText) + temporalServices.indexOf(service as (typeof temporalServices)[number]);
+  const server = (name: string, services: readonly string[]): Service => ({
+    name,
+    argv: () => [path.join(temporalServerCache, 'bin', 'server'), '--config-file', writeServerConfig(), '--allow-no-auth', 'start', ...services.flatMap((s) => ['--service', s])],
+    listens: () => services.map((service) => ({ host, port: grpcPort(service) })),
+    healthy: async () => (services.includes('frontend') ? probes.frontendHealthy() : probes.tcpOpen(host, grpcPort(services[0]))),
+    startTimeoutMs: 120_000,
+  });
+  if (separateProcesses) {
+    const processes = ['history', 'matching', 'frontend', 'worker'].map((service) => server(`temporal-${service}`, [service]));
+    processes[3].afterStart = registerNamespace;
+    return [postgres, ...processes];
+  }
+  return [postgres, { ...server('temporal-cluster', temporalServices), afterStart: registerNamespace }];
+}
+
+

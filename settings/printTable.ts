@@ -1,0 +1,4 @@
+// Prints the settings table for README.md: `tsx settings/printTable.ts`.
+import { settingsTable } from './table';
+
+console.log(settingsTable());
