@@ -14,6 +14,6 @@ describe('README', () => {
     fs.writeFileSync(file, example!);
     const spec = loadSpec(file);
     expect(spec.workflowType).toBe('imageLifecycle');
-    expect(Object.keys(spec.input as object)).toEqual(['name', 'import', 'customize', 'encrypt', 'export', 'validate', 'bootParameters']);
+    expect(Object.keys(spec.input as object)).toEqual(['name', 'import', 'customize', 'encrypt', 'export', 'validate', 'bootParameters', 'attach']);
   });
 });
