@@ -79,6 +79,12 @@ async function hasPoller(taskQueue: string, kind: 'workflow' | 'activity', ident
   }
 }
 
+/** A worker's Prometheus endpoint answers (it is served by the SDK's runtime, before the worker polls). */
+async function servesMetrics(address: string): Promise<boolean> {
+  const response = await fetch(`http://${address}/metrics`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+  return response?.ok ?? false;
+}
+
 const hostPort = (address: string) => {
   const url = new URL(address.includes('://') ? address : `tcp://${address}`);
   return { host: url.hostname, port: Number(url.port) };
@@ -204,10 +210,11 @@ const csmSimulator: Service = {
 const orchestratorWorker: Service = {
   name: 'worker-orchestrator',
   argv: () => tsNode('workers/main.ts', '--role', 'orchestrator'),
-  env: stackEnvironment,
+  env: () => ({ ...stackEnvironment(), METRICS_BIND_ADDRESS: devStack.orchestratorMetricsAddress }),
   codeHash: () => hashSources(codeDirs),
   worker: true,
-  healthy: (record) => hasPoller(devStack.temporal.taskQueue, 'workflow', record.identity),
+  listens: () => [hostPort(devStack.orchestratorMetricsAddress)],
+  healthy: async (record) => (await hasPoller(devStack.temporal.taskQueue, 'workflow', record.identity)) && servesMetrics(devStack.orchestratorMetricsAddress),
   startTimeoutMs: 120_000,
 };
 
@@ -219,6 +226,7 @@ export const agentEnvironment = (server: IscsiServer): Record<string, string> =>
   ISCSI_CACHE_DIR: path.join(stateDir, 'iscsi-cache', server.name),
   ISCSI_STATE_DIR: path.join(stateDir, 'iscsi-state', server.name),
   ISCSI_SECRETS_DIR: path.join(stateDir, 'secrets'),
+  METRICS_BIND_ADDRESS: server.metricsAddress,
 });
 
 function iscsiServerAgent(server: IscsiServer): Service {
@@ -228,7 +236,8 @@ function iscsiServerAgent(server: IscsiServer): Service {
     env: () => agentEnvironment(server),
     codeHash: () => hashSources(codeDirs),
     worker: true,
-    healthy: (record) => hasPoller(iscsiServerTaskQueue(server.name), 'activity', record.identity),
+    listens: () => [hostPort(server.metricsAddress)],
+    healthy: async (record) => (await hasPoller(iscsiServerTaskQueue(server.name), 'activity', record.identity)) && servesMetrics(server.metricsAddress),
     startTimeoutMs: 60_000,
   };
 }

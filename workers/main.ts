@@ -3,6 +3,7 @@
 //   --role iscsi-server --server NAME   the agent on one iSCSI server, polling that server's queue
 import { parseArgs } from 'node:util';
 import { runIscsiServerAgent } from './iscsiServerAgent';
+import { installMetrics } from './metrics';
 import { runOrchestrator } from './orchestrator';
 
 const { values } = parseArgs({
@@ -14,8 +15,10 @@ const { values } = parseArgs({
 });
 
 if (values.role === 'orchestrator') {
+  installMetrics('orchestrator');
   await runOrchestrator({ taskQueue: values['task-queue'] });
 } else if (values.role === 'iscsi-server' && values.server) {
+  installMetrics('iscsi-server');
   await runIscsiServerAgent({ server: values.server });
 } else {
   console.error('usage: workers/main.ts --role orchestrator [--task-queue Q] | --role iscsi-server --server NAME');
