@@ -5,7 +5,7 @@
 export interface MetricSpec {
   name: string;
   kind: 'counter' | 'histogram';
-  /** The labels we add; the SDK adds namespace, task_queue and workflow_type or activity_type. */
+  /** The labels we add; the SDK adds namespace, taskQueue and workflowType or activityType. */
   labels: readonly string[];
   help: string;
   /** Which worker role serves it. */
