@@ -24,9 +24,13 @@ export function metricsBindAddress(role: WorkerRole, env: NodeJS.ProcessEnv = pr
 export function installMetrics(role: WorkerRole, env: NodeJS.ProcessEnv = process.env): void {
   const bindAddress = metricsBindAddress(role, env);
   if (!bindAddress) return;
-  Runtime.install({
-    telemetryOptions: {
-      metrics: { prometheus: { bindAddress, histogramBucketOverrides: { [metricCatalogue.phaseDuration.name]: phaseDurationBuckets } } },
-    },
-  });
+  try {
+    Runtime.install({
+      telemetryOptions: {
+        metrics: { prometheus: { bindAddress, histogramBucketOverrides: { [metricCatalogue.phaseDuration.name]: phaseDurationBuckets } } },
+      },
+    });
+  } catch (error) {
+    throw new Error(`cannot serve metrics on METRICS_BIND_ADDRESS=${bindAddress}: ${(error as Error).message}`);
+  }
 }
