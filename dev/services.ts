@@ -226,14 +226,13 @@ export const agentEnvironment = (server: IscsiServer): Record<string, string> =>
   ISCSI_CACHE_DIR: path.join(stateDir, 'iscsi-cache', server.name),
   ISCSI_STATE_DIR: path.join(stateDir, 'iscsi-state', server.name),
   ISCSI_SECRETS_DIR: path.join(stateDir, 'secrets'),
-  METRICS_BIND_ADDRESS: server.metricsAddress,
 });
 
 function iscsiServerAgent(server: IscsiServer): Service {
   return {
     name: `worker-${server.name}`,
     argv: () => tsNode('workers/main.ts', '--role', 'iscsi-server', '--server', server.name),
-    env: () => agentEnvironment(server),
+    env: () => ({ ...agentEnvironment(server), METRICS_BIND_ADDRESS: server.metricsAddress }),
     codeHash: () => hashSources(codeDirs),
     worker: true,
     listens: () => [hostPort(server.metricsAddress)],
