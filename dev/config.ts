@@ -40,6 +40,8 @@ export interface IscsiServer {
   port: number;
   /** tgtd control port (`tgtd -C N`, `tgtadm -C N`). */
   controlPort: number;
+  /** Where this server's agent serves Prometheus metrics (METRICS_BIND_ADDRESS). */
+  metricsAddress: string;
 }
 
 export const devStack = {
@@ -71,9 +73,13 @@ export const devStack = {
     clientId: env('CSM_CLIENT_ID', 'admin-client'),
     clientSecret: env('CSM_CLIENT_SECRET', 'devstack-client-secret'),
   },
+  /** Where the orchestrator worker serves Prometheus metrics; each agent's is in its iscsiServers entry. */
+  orchestratorMetricsAddress: `${net}.1:9464`,
+  /** The cluster profile's second orchestrator worker's. */
+  secondOrchestratorMetricsAddress: `${net}.1:9467`,
   iscsiServers: [
-    { name: 'iscsi1', address: `${net}.2`, port: 3260, controlPort: controlPortBase + 2 },
-    { name: 'iscsi2', address: `${net}.3`, port: 3260, controlPort: controlPortBase + 3 },
+    { name: 'iscsi1', address: `${net}.2`, port: 3260, controlPort: controlPortBase + 2, metricsAddress: `${net}.1:9465` },
+    { name: 'iscsi2', address: `${net}.3`, port: 3260, controlPort: controlPortBase + 3, metricsAddress: `${net}.1:9466` },
   ] satisfies IscsiServer[],
   searchAttributes: { ImageId: 'Keyword', ImageName: 'Keyword', Phase: 'Keyword' },
 };
@@ -96,5 +102,7 @@ export function stackEnvironment(): Record<string, string> {
     INITIATOR_WORK_DIR: path.join(stateDir, 'initiator'),
     // The tests import from their temporary directories, the demo from .dev/sample.
     IMPORT_ROOTS: [os.tmpdir(), stateDir].join(':'),
+    // Workers the tests start themselves serve no metrics; the stack's own get an address each.
+    METRICS_BIND_ADDRESS: '',
   };
 }

@@ -82,6 +82,12 @@ async function hasPoller(taskQueue: string, kind: 'workflow' | 'activity', ident
   }
 }
 
+/** A worker's Prometheus endpoint answers (it is served by the SDK's runtime, before the worker polls). */
+async function servesMetrics(address: string): Promise<boolean> {
+  const response = await fetch(`http://${address}/metrics`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+  return response?.ok ?? false;
+}
+
 const hostPort = (address: string) => {
   const url = new URL(address.includes('://') ? address : `tcp://${address}`);
   return { host: url.hostname, port: Number(url.port) };
@@ -204,13 +210,14 @@ const csmSimulator: Service = {
   startTimeoutMs: 30_000,
 };
 
-const orchestratorWorker = (name: string): Service => ({
+const orchestratorWorker = (name: string, metricsAddress: string): Service => ({
   name,
   argv: () => tsNode('workers/main.ts', '--role', 'orchestrator'),
-  env: stackEnvironment,
+  env: () => ({ ...stackEnvironment(), METRICS_BIND_ADDRESS: metricsAddress }),
   codeHash: () => hashSources(codeDirs),
   worker: true,
-  healthy: (record) => hasPoller(devStack.temporal.taskQueue, 'workflow', record.identity),
+  listens: () => [hostPort(metricsAddress)],
+  healthy: async (record) => (await hasPoller(devStack.temporal.taskQueue, 'workflow', record.identity)) && servesMetrics(metricsAddress),
   startTimeoutMs: 120_000,
 });
 
@@ -228,10 +235,11 @@ function iscsiServerAgent(server: IscsiServer): Service {
   return {
     name: `worker-${server.name}`,
     argv: () => tsNode('workers/main.ts', '--role', 'iscsi-server', '--server', server.name),
-    env: () => agentEnvironment(server),
+    env: () => ({ ...agentEnvironment(server), METRICS_BIND_ADDRESS: server.metricsAddress }),
     codeHash: () => hashSources(codeDirs),
     worker: true,
-    healthy: (record) => hasPoller(iscsiServerTaskQueue(server.name), 'activity', record.identity),
+    listens: () => [hostPort(server.metricsAddress)],
+    healthy: async (record) => (await hasPoller(iscsiServerTaskQueue(server.name), 'activity', record.identity)) && servesMetrics(server.metricsAddress),
     startTimeoutMs: 60_000,
   };
 }
@@ -252,7 +260,7 @@ export function services(profile: StackProfile = stackProfile(), separateProcess
   const cluster = profile === 'cluster';
   const list = [...(cluster ? clusterTemporal({ frontendHealthy: temporalHealthy, tcpOpen }, separateProcesses) : [temporal]), s3, rgw, ...devStack.iscsiServers.map(iscsiTarget)];
   if (fs.existsSync(path.join(projectRoot, 'sim', 'main.ts'))) list.push(csmSimulator);
-  list.push(orchestratorWorker('worker-orchestrator'), ...(cluster ? [orchestratorWorker('worker-orchestrator-2')] : []));
+  list.push(orchestratorWorker('worker-orchestrator', devStack.orchestratorMetricsAddress), ...(cluster ? [orchestratorWorker('worker-orchestrator-2', devStack.secondOrchestratorMetricsAddress)] : []));
   list.push(...devStack.iscsiServers.map(iscsiServerAgent));
   return list;
 }

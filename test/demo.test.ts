@@ -1,11 +1,19 @@
 // npm run demo's lifecycle (dev/demo.ts) as a user runs it: every phase, customization included, with
-// its two injected faults handled, and the history it prints at the end showing them.
+// its two injected faults handled, and the history it prints at the end showing them; the workers'
+// Prometheus series moving with it, and the Grafana dashboard querying only series they serve.
 import { execa } from 'execa';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectAttempts } from '../cli/history';
-import { stackEnvironment } from '../dev/config';
+import { devStack, stackEnvironment } from '../dev/config';
+import { metricCatalogue } from '../lib/metrics';
+import { dashboardSeries, movingSample, scrape, type Totals } from './helpers/prometheus';
 import { connectClient } from './helpers/temporal';
+
+const endpoints = { orchestrator: [devStack.orchestratorMetricsAddress], 'iscsi-server': devStack.iscsiServers.map((s) => s.metricsAddress) };
+const scrapeAll = async () => new Map(await Promise.all([...endpoints.orchestrator, ...endpoints['iscsi-server']].map(async (a) => [a, await scrape(a)] as const)));
+const moved = (before: Map<string, Totals>, after: Map<string, Totals>, address: string, sample: string) =>
+  (after.get(address)!.get(sample) ?? 0) - (before.get(address)!.get(sample) ?? 0);
 
 let client: Client;
 beforeAll(async () => {
@@ -14,7 +22,8 @@ beforeAll(async () => {
 afterAll(() => client.connection.close());
 
 describe('npm run demo', () => {
-  it('runs every phase and prints a history with the failed attempt, the retry that succeeded and the repair', { timeout: 300_000 }, async () => {
+  it('runs every phase, prints a history with the failed attempt, the retry that succeeded and the repair, and moves every documented metric', { timeout: 300_000 }, async () => {
+    const metricsBefore = await scrapeAll();
     const demo = await execa('tsx', ['dev/demo.ts'], { env: stackEnvironment(), reject: false, all: true });
     expect(demo.exitCode, demo.all).toBe(0);
     const workflowId = /as (demo-lifecycle-\S+)/.exec(demo.stdout)![1];
@@ -40,5 +49,31 @@ describe('npm run demo', () => {
     expect(demo.stdout).toContain('fault      importImage › create IMS image record, attempt 1: ServiceUnavailable; attempt 2 completed');
     expect(demo.stdout).toContain('fault      customizeImage › check resultant manifest, attempt 1: ManifestEtagFault; repaired (repairManifest); attempt 2 completed');
     expect(demo.stdout).toMatch(/customized IMS image \S+ by CFS session /);
+
+    // The undo the demo prints, so the rollback series moves too.
+    const undo = /undo BSS\s+npx imagectl (rollback \S+ --wait)/.exec(demo.stdout)![1].split(' ');
+    const rollback = await execa('tsx', ['cli/imagectl.ts', ...undo], { env: stackEnvironment(), reject: false, all: true });
+    expect(rollback.exitCode, rollback.all).toBe(0);
+
+    const metricsAfter = await scrapeAll();
+    const notMoved = Object.values(metricCatalogue).flatMap((spec) =>
+      endpoints[spec.role].filter((address) => !(moved(metricsBefore, metricsAfter, address, movingSample(spec)) > 0)).map((address) => `${spec.name} at ${address}`),
+    );
+    expect(notMoved).toEqual([]);
+    const sdkSeries = { orchestrator: ['temporal_workflow_completed', 'temporal_activity_execution_latency_count'], 'iscsi-server': ['temporal_activity_execution_latency_count'] };
+    for (const [role, samples] of Object.entries(sdkSeries)) {
+      for (const address of endpoints[role as keyof typeof endpoints]) for (const sample of samples) expect(moved(metricsBefore, metricsAfter, address, sample), `${sample} at ${address}`).toBeGreaterThan(0);
+    }
+    // Both faults and the validation's verdicts counted by their labels, not only in total.
+    const orchestrator = await fetch(`http://${devStack.orchestratorMetricsAddress}/metrics`).then((r) => r.text());
+    expect(orchestrator).toMatch(/^boot_image_attempts_failed\{[^}]*failure_type="ServiceUnavailable"/m);
+    expect(orchestrator).toMatch(/^boot_image_repairs\{[^}]*failure_type="ManifestEtagFault"[^}]*outcome="repaired"/m);
+    expect(orchestrator).toMatch(/^boot_image_nodes_validated\{[^}]*verdict="passed"/m);
+
+    // The dashboard queries our series, every one of them, and the SDK's, all served by the workers.
+    const queried = dashboardSeries('deploy/grafana/boot-image-orchestrator.json');
+    const served = new Set([...metricsAfter.values()].flatMap((totals) => [...totals.keys()]));
+    expect([...queried].filter((name) => !served.has(name))).toEqual([]);
+    expect(Object.values(metricCatalogue).filter((spec) => ![...queried].some((name) => name.startsWith(spec.name)))).toEqual([]);
   });
 });

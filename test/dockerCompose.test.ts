@@ -38,4 +38,16 @@ describe('docker-compose.yml matches the dev stack', () => {
       expect(service.environment.TGT_CONTROL_PORT).toBe(String(server.controlPort));
     }
   });
+
+  it("publishes each worker's Prometheus port, the one the dev stack gives it", () => {
+    const workers = [
+      [compose.services['worker-orchestrator'], devStack.orchestratorMetricsAddress],
+      ...devStack.iscsiServers.map((server) => [compose.services[server.name], server.metricsAddress]),
+    ];
+    for (const [service, stackAddress] of workers) {
+      const port = stackAddress.split(':')[1];
+      expect(service.environment.METRICS_BIND_ADDRESS).toBe(`0.0.0.0:${port}`);
+      expect(service.ports).toEqual([`${port}:${port}`]);
+    }
+  });
 });

@@ -16,6 +16,7 @@ import { encryptImage, type EncryptResult } from './encryptImage';
 import { exportImage, type ExportImageResult } from './exportImage';
 import { importImage, type ImportResult } from './importImage';
 import { parseInput } from './support/input';
+import { recordPhaseDuration } from './support/metrics';
 import { checkedManifest, imageWithManifest } from './support/manifests';
 import { trackStatus } from './support/status';
 import { validateInitiators, type ValidationSummary } from './validateInitiators';
@@ -49,7 +50,16 @@ export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
     status.setPhase(phase);
     status.step(`child workflow ${workflowId}`);
     status.detail('currentChild', workflowId);
-    return run(workflowId);
+    const started = Date.now();
+    const seconds = () => (Date.now() - started) / 1000;
+    try {
+      const result = await run(workflowId);
+      recordPhaseDuration(phase, seconds(), 'completed');
+      return result;
+    } catch (error) {
+      recordPhaseDuration(phase, seconds(), 'failed');
+      throw error;
+    }
   };
 
   let imageId: string;

@@ -6,6 +6,7 @@ import { RollbackBootParametersSpec } from '../lib/specs/bootParamsSpec';
 import { bootParameterActivities } from './support/activities';
 import { attempt } from './support/attempt';
 import { parseInput } from './support/input';
+import { countRollback } from './support/metrics';
 import { trackStatus } from './support/status';
 
 export async function rollbackBootParameters(raw: unknown): Promise<RestoreReport> {
@@ -14,7 +15,11 @@ export async function rollbackBootParameters(raw: unknown): Promise<RestoreRepor
   status.detail('changeId', spec.changeId);
   status.step('restore and verify');
   // Waits for BSS as long as the retry budget says: a rollout that gave up on a BSS outage starts this.
-  const report = await attempt('restore BSS entries from the snapshot', () => bootParameterActivities.restoreBootParameters({ changeId: spec.changeId, nodes: spec.nodes }));
+  const report = await attempt('restore BSS entries from the snapshot', () => bootParameterActivities.restoreBootParameters({ changeId: spec.changeId, nodes: spec.nodes })).catch((error: unknown) => {
+    countRollback('failed');
+    throw error;
+  });
+  countRollback('completed');
   status.step('done');
   return report;
 }

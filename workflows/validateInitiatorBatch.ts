@@ -13,6 +13,7 @@ import type { RetrySpec } from '../lib/specs/retrySpec';
 import { attempt, useRetryBudget } from './support/attempt';
 import { retryBudgetOf } from './support/input';
 import { inLanes } from './support/lanes';
+import { countValidatedNodes } from './support/metrics';
 import { trackStatus } from './support/status';
 
 const initiators = labelledActivities<InitiatorActivities>({
@@ -65,6 +66,7 @@ export async function validateInitiatorBatch(input: ValidationBatchInput): Promi
   await attempt('write report part', () => central.putJsonObject({ url: input.partUrl, value: { batch: input.batch, nodes: verdicts } }));
   status.step('done');
   const failed = verdicts.filter((v) => !v.ok).length;
+  countValidatedNodes(verdicts.length - failed, failed);
   return {
     batch: input.batch,
     nodes: verdicts.length,

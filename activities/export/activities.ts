@@ -17,6 +17,7 @@ import { DropStagedInput, ExportInput, RemoveInput, StageInput } from './inputs'
 import { fileSecretResolver } from './secrets';
 import { stageArtifact, stagedPath, type StageResult } from './staging';
 import { dropCachedFiles, type DropResult } from './stagingCache';
+import { countStagedBytes } from '../support/metrics';
 import { activityProgress, currentContext } from '../support/progress';
 import { parseInput } from '../../lib/parseInput';
 import type { z } from 'zod';
@@ -52,6 +53,7 @@ export function createExportActivities({ server, driver, runner, s3, cacheDir, c
       const request = parseInput(StageInput, raw);
       const cacheBound = cacheMaxBytes === undefined ? undefined : { maxBytes: cacheMaxBytes, exportedFiles };
       const result = await stageArtifact({ s3, runner, cacheDir, cacheBound, ...activityProgress() }, request);
+      if (result.downloaded) countStagedBytes(server, result.sizeBytes);
       return { server, ...result };
     },
 

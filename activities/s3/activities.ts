@@ -14,6 +14,7 @@ import { parseS3Url, type S3Location } from '../../lib/manifest';
 import { ObjectStore } from '../manifest/objectStore';
 import { resolveUnderRoots } from '../import/importRoots';
 import { digestObject } from './digestObject';
+import { countUploadedBytes } from '../support/metrics';
 import { progressHeartbeats } from './heartbeats';
 import { abortUploads, pendingUploads, type PendingUpload } from './multipart';
 import { MiB, minPartSize, uploadFile, UploadProgress, type UploadResult } from './upload';
@@ -60,7 +61,7 @@ export function createS3ImportActivities(s3: S3Client, settings: Partial<S3Impor
       const resume = UploadProgress.safeParse(input.resume ?? context.info.heartbeatDetails).data;
       const heartbeats = progressHeartbeats<UploadProgress>(context, { initial: resume });
       try {
-        return await uploadFile(s3, {
+        const result = await uploadFile(s3, {
           file,
           bucket,
           key,
@@ -70,6 +71,8 @@ export function createS3ImportActivities(s3: S3Client, settings: Partial<S3Impor
           onProgress: heartbeats.report,
           signal: context.cancellationSignal,
         });
+        countUploadedBytes(result.size);
+        return result;
       } catch (error) {
         if (context.cancellationDetails?.cancelRequested) await abortUploads(s3, bucket, key);
         throw error;

@@ -10,6 +10,7 @@ import {
   isCancellation,
   sleep,
 } from '@temporalio/workflow';
+import { countFailedAttempt, countRepair } from './metrics';
 
 export interface AttemptRecord {
   label: string;
@@ -102,6 +103,7 @@ export async function attempt<T>(label: string, run: (previous?: PreviousAttempt
       if (isCancellation(error)) throw error;
       const failure = describeFailure(error, tryNumber);
       record('failed', failure);
+      countFailedAttempt(failure.failureType);
       triesByType[failure.failureType] = (triesByType[failure.failureType] ?? 0) + 1;
       const repair = options.repairs?.[failure.failureType];
       const typeLimit = options.maxAttemptsByType?.[failure.failureType] ?? (repair ? repairedTypeLimit : Infinity);
@@ -113,10 +115,12 @@ export async function attempt<T>(label: string, run: (previous?: PreviousAttempt
         try {
           await startLabelled(`repair ${failure.failureType} for ${label}`, () => repair(failure));
           attemptJournal.push({ label: `repair ${failure.failureType} for ${label}`, attempt: tryNumber, startedAt: new Date(repairStarted).toISOString(), durationMs: Date.now() - repairStarted, outcome: 'repaired', failureType: failure.failureType });
+          countRepair(failure.failureType, 'repaired');
         } catch (repairError) {
           if (isCancellation(repairError)) throw repairError;
           const repairFailure = describeFailure(repairError, tryNumber);
           attemptJournal.push({ label: `repair ${failure.failureType} for ${label}`, attempt: tryNumber, startedAt: new Date(repairStarted).toISOString(), durationMs: Date.now() - repairStarted, outcome: 'repair-failed', failureType: repairFailure.failureType, message: repairFailure.message });
+          countRepair(failure.failureType, 'repair-failed');
           throw giveUp(label, tryNumber, repairFailure, repairError, Date.now() - firstStarted);
         }
       } else {
