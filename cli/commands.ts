@@ -1,6 +1,7 @@
 // The imagectl commands. Each returns its exit code; --json prints one JSON document instead of text.
 import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import { issueLines } from '../lib/parseInput';
 import { RetireImageSpec } from '../lib/specs/retireSpec';
@@ -12,6 +13,8 @@ import { ExitCode, UsageError } from './exitCodes';
 import { listWorkflows } from './list';
 import { collectAttempts, progressOf, type Progress } from './history';
 import { bytes, historyTable, progressText, table } from './render';
+import { loadValidationReport, reportText } from './report';
+import { reportHtml } from './reportHtml';
 import { loadSpec } from './specFile';
 
 export interface CommandOptions {
@@ -27,6 +30,8 @@ export interface CommandOptions {
   phase?: string;
   status?: string;
   limit: number;
+  /** report --html FILE */
+  html?: string;
 }
 
 type Command = (args: string[], options: CommandOptions) => Promise<number>;
@@ -39,6 +44,8 @@ export const usage = `usage: imagectl <command> [options]   (--json on every com
   status ID                          phase, step, last attempts, pending work (exit 1 if it failed)
   watch ID                           follow progress (bars from heartbeats) until the workflow ends
   history ID                         every attempt of every activity and child workflow, with errors
+  report ID [--html FILE]            a validation's failures by check and by server (ID: a validation,
+                                     a lifecycle or a rollout); --html: a page with every node's verdict
   approve ID --reason TEXT [--reject]  approve (or reject) a pending boot-parameter rollout
   cancel ID                          cancel a workflow (it cleans up after itself)
   rollback CHANGE_ID [--wait]        restore BSS boot parameters from a change's snapshot
@@ -232,6 +239,18 @@ const list: Command = async (_args, options) =>
   });
 
 
+/** Exit 1 when any node failed on any server, as repair-manifests does for faults found. */
+const report: Command = async (args, options) => {
+  const workflowId = requireArg(args, 'workflow ID');
+  return withClient(async (client) => {
+    const loaded = await loadValidationReport(client, workflowId, 5);
+    if (options.html) fs.writeFileSync(options.html, reportHtml(loaded));
+    const { verdicts, ...rest } = loaded;
+    print(options, { ...rest, ...(options.html ? { html: options.html } : {}) }, () => `${reportText(loaded)}${options.html ? `\npage: ${options.html}` : ''}`);
+    return loaded.groups.passed === loaded.groups.nodes ? ExitCode.ok : ExitCode.workflowFailed;
+  });
+};
+
 /** The rollout a decision is for: the workflow itself, or a lifecycle's running boot parameters phase. */
 function rolloutOf(state: Snapshot): { rollout?: Snapshot; refusal?: string } {
   if (state.status !== 'RUNNING') return { refusal: `${state.workflowId} is ${state.status.toLowerCase()}` };
@@ -359,6 +378,7 @@ export const commands: Record<string, Command> = {
   status,
   watch,
   history,
+  report,
   approve,
   cancel,
   rollback,
