@@ -40,5 +40,10 @@ describe('npm run demo', () => {
     expect(demo.stdout).toContain('fault      importImage › create IMS image record, attempt 1: ServiceUnavailable; attempt 2 completed');
     expect(demo.stdout).toContain('fault      customizeImage › check resultant manifest, attempt 1: ManifestEtagFault; repaired (repairManifest); attempt 2 completed');
     expect(demo.stdout).toMatch(/customized IMS image \S+ by CFS session /);
+
+    // imagectl report finds the lifecycle's validate phase and its report in S3: every node passed.
+    const report = await execa('tsx', ['cli/imagectl.ts', 'report', workflowId, '--json'], { env: stackEnvironment(), reject: false });
+    expect(report.exitCode, report.stderr).toBe(0);
+    expect(JSON.parse(report.stdout)).toMatchObject({ workflowId: `${workflowId}.validate`, groups: { nodes: 4, passed: 4, degraded: 0, failed: 0, byCheck: [], byServer: [] } });
   });
 });
