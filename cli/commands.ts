@@ -11,7 +11,7 @@ import type { WorkflowStatus } from '../workflows/support/status';
 import { connect, temporalEnv, workflowUiLink } from './connect';
 import { ExitCode, UsageError } from './exitCodes';
 import { listWorkflows } from './list';
-import { collectAttempts, progressOf, type Progress } from './history';
+import { collectAttempts, progressFrom, progressOf, type Progress } from './history';
 import { bytes, historyTable, progressText, table } from './render';
 import { loadValidationReport, reportText } from './report';
 import { reportHtml } from './reportHtml';
@@ -152,6 +152,8 @@ interface Snapshot {
   workflowId: string;
   status: string;
   workflowStatus?: WorkflowStatus;
+  /** The workflow's own progress (its status query's `progress` detail: a validation's nodes checked). */
+  progress?: Progress;
   pending: PendingWork[];
   /** The running phase of a lifecycle (its `currentChild`), followed down. */
   child?: Snapshot;
@@ -162,7 +164,8 @@ async function snapshot(client: Client, workflowId: string): Promise<Snapshot> {
   const [{ status: state, pending }, workflowStatus] = await Promise.all([pendingWork(handle), queryStatus(handle)]);
   const childId = workflowStatus?.details.currentChild;
   const child = state === 'RUNNING' && typeof childId === 'string' ? await snapshot(client, childId).catch(() => undefined) : undefined;
-  return { workflowId, status: state, workflowStatus, pending, child: child?.status === 'RUNNING' ? child : undefined };
+  const progress = progressFrom(workflowStatus?.details.progress);
+  return { workflowId, status: state, workflowStatus, ...(progress ? { progress } : {}), pending, child: child?.status === 'RUNNING' ? child : undefined };
 }
 
 function snapshotLines(top: Snapshot, current: Snapshot = top, indent = ''): string[] {
@@ -170,6 +173,7 @@ function snapshotLines(top: Snapshot, current: Snapshot = top, indent = ''): str
   const awaiting = workflowStatus?.step === 'awaiting approval';
   return [
     `${indent}${current.workflowId}: ${current.status}${workflowStatus ? ` — ${workflowStatus.phase}: ${workflowStatus.step}${workflowStatus.imageId ? `, image ${workflowStatus.imageId}` : ''}` : ''}`,
+    ...(current.progress && workflowStatus ? [`${indent}  ${workflowStatus.phase.padEnd(20)} ${progressText(current.progress)}`] : []),
     ...current.pending.map((p) => `${indent}  ${progressLine(p)}`),
     ...(awaiting ? [`${indent}  awaiting approval: imagectl approve ${top.workflowId} --reason "..."  (or --reject)`] : []),
     ...(current.child ? snapshotLines(top, current.child, `${indent}  `) : []),
@@ -205,7 +209,7 @@ const watch: Command = async (args, options) => {
     for (;;) {
       const state = await snapshot(client, workflowId);
       const screen = snapshotLines(state).join('\n');
-      if (options.json) console.log(JSON.stringify({ status: state.status, step: state.workflowStatus?.step, phase: state.workflowStatus?.phase, pending: state.pending, child: state.child }));
+      if (options.json) console.log(JSON.stringify({ status: state.status, step: state.workflowStatus?.step, phase: state.workflowStatus?.phase, progress: state.progress, pending: state.pending, child: state.child }));
       else if (screen !== previous) {
         if (process.stdout.isTTY && previous) process.stdout.write(`\x1b[${previous.split('\n').length}A\x1b[J`);
         console.log(screen);
