@@ -18,9 +18,9 @@ export function cellTitle(verdict: NodeVerdict, outcome: Verdict): string {
 function groupTable(title: string, name: string, groups: FailureGroup[]): string {
   if (!groups.length) return '';
   const rows = groups
-    .map((g) => `<tr><td>${escape(g.name)}</td><td class="n">${g.nodes}</td><td>${escape(Object.entries(g.breakdown).map(([k, v]) => `${k} ${v}`).join(', '))}</td><td>${escape(g.firstNodes.join(', '))}</td></tr>`)
+    .map((g) => `<tr><td>${escape(g.name)}</td><td class="n">${g.nodes}</td><td>${escape(Object.entries(g.breakdown).map(([k, v]) => `${k} ${v}`).join(', '))}</td><td>${escape(g.firstNodes.join(', '))}</td><td>${escape(g.example)}</td></tr>`)
     .join('\n');
-  return `<h2>${escape(title)}</h2>\n<table><tr><th>${name}</th><th>nodes</th><th>breakdown</th><th>first nodes</th></tr>\n${rows}\n</table>`;
+  return `<h2>${escape(title)}</h2>\n<table><tr><th>${name}</th><th>nodes</th><th>breakdown</th><th>first nodes</th><th>first failure</th></tr>\n${rows}\n</table>`;
 }
 
 export function reportHtml(report: ValidationReport): string {

@@ -13,6 +13,8 @@ export interface FailureGroup {
   firstNodes: string[];
   /** By check within a server's group; by server within a check's group. */
   breakdown: Record<string, number>;
+  /** The first failure's message, as the tool said it (`server: message` in a check's group). */
+  example: string;
 }
 
 export interface ReportGroups {
@@ -35,10 +37,10 @@ export function verdictOf(verdict: NodeVerdict, servers: string[]): Verdict {
 
 /** Groups, largest first, each with its first `firstNodes` nodes in report order. */
 export function groupFailures(verdicts: NodeVerdict[], servers: string[], firstNodes = 5): ReportGroups {
-  const byCheck = new Map<string, { nodes: string[]; breakdown: Record<string, number> }>();
-  const byServer = new Map<string, { nodes: string[]; breakdown: Record<string, number> }>();
-  const add = (groups: typeof byCheck, name: string, node: string, within: string) => {
-    const group = groups.get(name) ?? { nodes: [], breakdown: {} };
+  const byCheck = new Map<string, { nodes: string[]; breakdown: Record<string, number>; example: string }>();
+  const byServer = new Map<string, { nodes: string[]; breakdown: Record<string, number>; example: string }>();
+  const add = (groups: typeof byCheck, name: string, node: string, within: string, example: string) => {
+    const group = groups.get(name) ?? { nodes: [], breakdown: {}, example };
     groups.set(name, group);
     if (group.nodes[group.nodes.length - 1] !== node) group.nodes.push(node);
     group.breakdown[within] = (group.breakdown[within] ?? 0) + 1;
@@ -47,15 +49,19 @@ export function groupFailures(verdicts: NodeVerdict[], servers: string[], firstN
   for (const verdict of verdicts) {
     counts[verdictOf(verdict, servers)]++;
     // One entry per node and (check, server) pair, so breakdowns count nodes too.
-    const pairs = new Map(verdict.failed.map((f) => [`${f.check}|${f.server ?? nodeWide}`, { check: f.check, server: f.server ?? nodeWide }]));
-    for (const { check, server } of pairs.values()) {
-      add(byCheck, check, verdict.node, server);
-      add(byServer, server, verdict.node, check);
+    const pairs = new Map<string, { check: string; server: string; message: string }>();
+    for (const f of verdict.failed) {
+      const key = `${f.check}|${f.server ?? nodeWide}`;
+      if (!pairs.has(key)) pairs.set(key, { check: f.check, server: f.server ?? nodeWide, message: f.message });
+    }
+    for (const { check, server, message } of pairs.values()) {
+      add(byCheck, check, verdict.node, server, `${server}: ${message}`);
+      add(byServer, server, verdict.node, check, `${check}: ${message}`);
     }
   }
   const listed = (groups: typeof byCheck): FailureGroup[] =>
     [...groups.entries()]
-      .map(([name, group]) => ({ name, nodes: group.nodes.length, firstNodes: group.nodes.slice(0, firstNodes), breakdown: group.breakdown }))
+      .map(([name, group]) => ({ name, nodes: group.nodes.length, firstNodes: group.nodes.slice(0, firstNodes), breakdown: group.breakdown, example: group.example }))
       .sort((a, b) => b.nodes - a.nodes || a.name.localeCompare(b.name));
   return { nodes: verdicts.length, ...counts, byCheck: listed(byCheck), byServer: listed(byServer) };
 }

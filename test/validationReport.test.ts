@@ -30,15 +30,15 @@ describe('validation report', () => {
     const groups = groupFailures(verdicts, servers, 1);
     expect(groups).toMatchObject({ nodes: 4, passed: 1, degraded: 1, failed: 2 });
     expect(groups.byCheck).toEqual([
-      { name: 'capacity', nodes: 1, firstNodes: ['x1000c0s3b0n0'], breakdown: { iscsi1: 1, iscsi2: 1 } },
-      { name: 'identity', nodes: 1, firstNodes: ['x1000c0s2b0n0'], breakdown: { iscsi2: 1 } },
-      { name: 'login', nodes: 1, firstNodes: ['x1000c0s2b0n0'], breakdown: { iscsi2: 1 } },
-      { name: 'reachable', nodes: 1, firstNodes: ['x1000c0s1b0n0'], breakdown: { '(node)': 1 } },
+      { name: 'capacity', nodes: 1, firstNodes: ['x1000c0s3b0n0'], breakdown: { iscsi1: 1, iscsi2: 1 }, example: 'iscsi1: short' },
+      { name: 'identity', nodes: 1, firstNodes: ['x1000c0s2b0n0'], breakdown: { iscsi2: 1 }, example: 'iscsi2: wrong serial' },
+      { name: 'login', nodes: 1, firstNodes: ['x1000c0s2b0n0'], breakdown: { iscsi2: 1 }, example: 'iscsi2: Authentication failure' },
+      { name: 'reachable', nodes: 1, firstNodes: ['x1000c0s1b0n0'], breakdown: { '(node)': 1 }, example: '(node): ssh: no route to host' },
     ]);
     expect(groups.byServer).toEqual([
-      { name: 'iscsi2', nodes: 2, firstNodes: ['x1000c0s2b0n0'], breakdown: { login: 1, identity: 1, capacity: 1 } },
-      { name: '(node)', nodes: 1, firstNodes: ['x1000c0s1b0n0'], breakdown: { reachable: 1 } },
-      { name: 'iscsi1', nodes: 1, firstNodes: ['x1000c0s3b0n0'], breakdown: { capacity: 1 } },
+      { name: 'iscsi2', nodes: 2, firstNodes: ['x1000c0s2b0n0'], breakdown: { login: 1, identity: 1, capacity: 1 }, example: 'login: Authentication failure' },
+      { name: '(node)', nodes: 1, firstNodes: ['x1000c0s1b0n0'], breakdown: { reachable: 1 }, example: 'reachable: ssh: no route to host' },
+      { name: 'iscsi1', nodes: 1, firstNodes: ['x1000c0s3b0n0'], breakdown: { capacity: 1 }, example: 'capacity: short' },
     ]);
   });
 
