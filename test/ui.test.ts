@@ -211,6 +211,7 @@ describe('imagectl report of a validation with failing nodes', () => {
         initiator: { driver: 'libiscsi', iqnPattern },
         chap: { userRef: 'chap/user', secretRef: 'chap/password' },
         checks: { wrongChap: false },
+        batchSize: 2, // three report parts, read and put back in node-set order
       };
       await testClient.workflow.execute(validateInitiators, { taskQueue, workflowId, args: [input] }).catch(() => undefined);
     });
