@@ -1,6 +1,7 @@
 // The imagectl commands. Each returns its exit code; --json prints one JSON document instead of text.
 import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import { issueLines } from '../lib/parseInput';
 import { RetireImageSpec } from '../lib/specs/retireSpec';
@@ -10,8 +11,10 @@ import type { WorkflowStatus } from '../workflows/support/status';
 import { cliSettings, connect, workflowUiLink } from './connect';
 import { ExitCode, UsageError } from './exitCodes';
 import { listWorkflows } from './list';
-import { collectAttempts, progressOf, type Progress } from './history';
+import { collectAttempts, progressFrom, progressOf, type Progress } from './history';
 import { bytes, historyTable, progressText, table } from './render';
+import { loadValidationReport, reportText } from './report';
+import { reportHtml } from './reportHtml';
 import { loadSpec } from './specFile';
 
 export interface CommandOptions {
@@ -27,6 +30,8 @@ export interface CommandOptions {
   phase?: string;
   status?: string;
   limit: number;
+  /** report --html FILE */
+  html?: string;
 }
 
 type Command = (args: string[], options: CommandOptions) => Promise<number>;
@@ -39,6 +44,8 @@ export const usage = `usage: imagectl <command> [options]   (--json on every com
   status ID                          phase, step, last attempts, pending work (exit 1 if it failed)
   watch ID                           follow progress (bars from heartbeats) until the workflow ends
   history ID                         every attempt of every activity and child workflow, with errors
+  report ID [--html FILE]            a validation's failures by check and by server (ID: a validation,
+                                     a lifecycle or a rollout); --html: a page with every node's verdict
   approve ID --reason TEXT [--reject]  approve (or reject) a pending boot-parameter rollout
   cancel ID                          cancel a workflow (it cleans up after itself)
   rollback CHANGE_ID [--wait]        restore BSS boot parameters from a change's snapshot
@@ -145,6 +152,8 @@ interface Snapshot {
   workflowId: string;
   status: string;
   workflowStatus?: WorkflowStatus;
+  /** The workflow's own progress (its status query's `progress` detail: a validation's nodes checked). */
+  progress?: Progress;
   pending: PendingWork[];
   /** The running phase of a lifecycle (its `currentChild`), followed down. */
   child?: Snapshot;
@@ -155,7 +164,8 @@ async function snapshot(client: Client, workflowId: string): Promise<Snapshot> {
   const [{ status: state, pending }, workflowStatus] = await Promise.all([pendingWork(handle), queryStatus(handle)]);
   const childId = workflowStatus?.details.currentChild;
   const child = state === 'RUNNING' && typeof childId === 'string' ? await snapshot(client, childId).catch(() => undefined) : undefined;
-  return { workflowId, status: state, workflowStatus, pending, child: child?.status === 'RUNNING' ? child : undefined };
+  const progress = progressFrom(workflowStatus?.details.progress);
+  return { workflowId, status: state, workflowStatus, ...(progress ? { progress } : {}), pending, child: child?.status === 'RUNNING' ? child : undefined };
 }
 
 function snapshotLines(top: Snapshot, current: Snapshot = top, indent = ''): string[] {
@@ -163,6 +173,7 @@ function snapshotLines(top: Snapshot, current: Snapshot = top, indent = ''): str
   const awaiting = workflowStatus?.step === 'awaiting approval';
   return [
     `${indent}${current.workflowId}: ${current.status}${workflowStatus ? ` — ${workflowStatus.phase}: ${workflowStatus.step}${workflowStatus.imageId ? `, image ${workflowStatus.imageId}` : ''}` : ''}`,
+    ...(current.progress && workflowStatus ? [`${indent}  ${workflowStatus.phase.padEnd(20)} ${progressText(current.progress)}`] : []),
     ...current.pending.map((p) => `${indent}  ${progressLine(p)}`),
     ...(awaiting ? [`${indent}  awaiting approval: imagectl approve ${top.workflowId} --reason "..."  (or --reject)`] : []),
     ...(current.child ? snapshotLines(top, current.child, `${indent}  `) : []),
@@ -198,7 +209,7 @@ const watch: Command = async (args, options) => {
     for (;;) {
       const state = await snapshot(client, workflowId);
       const screen = snapshotLines(state).join('\n');
-      if (options.json) console.log(JSON.stringify({ status: state.status, step: state.workflowStatus?.step, phase: state.workflowStatus?.phase, pending: state.pending, child: state.child }));
+      if (options.json) console.log(JSON.stringify({ status: state.status, step: state.workflowStatus?.step, phase: state.workflowStatus?.phase, progress: state.progress, pending: state.pending, child: state.child }));
       else if (screen !== previous) {
         if (process.stdout.isTTY && previous) process.stdout.write(`\x1b[${previous.split('\n').length}A\x1b[J`);
         console.log(screen);
@@ -231,6 +242,18 @@ const list: Command = async (_args, options) =>
     return ExitCode.ok;
   });
 
+
+/** Exit 1 when any node failed on any server, as repair-manifests does for faults found. */
+const report: Command = async (args, options) => {
+  const workflowId = requireArg(args, 'workflow ID');
+  return withClient(async (client) => {
+    const loaded = await loadValidationReport(client, workflowId, 5);
+    if (options.html) fs.writeFileSync(options.html, reportHtml(loaded));
+    const { verdicts, ...rest } = loaded;
+    print(options, { ...rest, ...(options.html ? { html: options.html } : {}) }, () => `${reportText(loaded)}${options.html ? `\npage: ${options.html}` : ''}`);
+    return loaded.groups.passed === loaded.groups.nodes ? ExitCode.ok : ExitCode.workflowFailed;
+  });
+};
 
 /** The rollout a decision is for: the workflow itself, or a lifecycle's running boot parameters phase. */
 function rolloutOf(state: Snapshot): { rollout?: Snapshot; refusal?: string } {
@@ -359,6 +382,7 @@ export const commands: Record<string, Command> = {
   status,
   watch,
   history,
+  report,
   approve,
   cancel,
   rollback,

@@ -29,16 +29,31 @@ export interface AttemptRow {
 export interface Progress {
   done: number;
   total: number;
-  unit: 'bytes' | 'nodes';
+  unit: 'bytes' | 'nodes' | 'steps';
+  /** The step under way (unit steps). */
+  step?: string;
+  /** Nodes failed so far (unit nodes, when the details say). */
+  failed?: number;
 }
 
-/** Progress from heartbeat details: `{bytesDone, bytesTotal}` or `{nodesDone, nodesTotal}`. */
+/**
+ * Progress from heartbeat or status details: `{bytesDone, bytesTotal}`, `{nodesDone, nodesTotal[, failed]}`
+ * or `{stepsDone, stepsTotal, step}`.
+ */
+export function progressFrom(details: unknown): Progress | undefined {
+  if (!details || typeof details !== 'object') return undefined;
+  const d = details as Record<string, unknown>;
+  const count = (name: string) => (typeof d[name] === 'number' ? (d[name] as number) : 0);
+  if (typeof d.bytesTotal === 'number') return { done: count('bytesDone'), total: d.bytesTotal, unit: 'bytes' };
+  if (typeof d.nodesTotal === 'number') return { done: count('nodesDone'), total: d.nodesTotal, unit: 'nodes', ...(typeof d.failed === 'number' ? { failed: d.failed } : {}) };
+  if (typeof d.stepsTotal === 'number') return { done: count('stepsDone'), total: d.stepsTotal, unit: 'steps', ...(typeof d.step === 'string' ? { step: d.step } : {}) };
+  return undefined;
+}
+
+/** Progress from an activity's heartbeat details (a payload). */
 export function progressOf(heartbeatDetails: temporal.api.common.v1.IPayloads | null | undefined): Progress | undefined {
   const payload = heartbeatDetails?.payloads?.[0];
-  const details = payload ? (defaultPayloadConverter.fromPayload(payload as never) as Record<string, number> | null) : undefined;
-  if (details && typeof details.bytesTotal === 'number') return { done: details.bytesDone ?? 0, total: details.bytesTotal, unit: 'bytes' };
-  if (details && typeof details.nodesTotal === 'number') return { done: details.nodesDone ?? 0, total: details.nodesTotal, unit: 'nodes' };
-  return undefined;
+  return payload ? progressFrom(defaultPayloadConverter.fromPayload(payload as never)) : undefined;
 }
 
 const toDate = (time: HistoryEvent['eventTime']) => new Date(Number(time?.seconds ?? 0) * 1000 + Math.floor((time?.nanos ?? 0) / 1e6));

@@ -23,6 +23,7 @@ const { values, positionals } = parseArgs({
     phase: { type: 'string' },
     status: { type: 'string' },
     limit: { type: 'string', default: '50' },
+    html: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -47,6 +48,7 @@ const options: CommandOptions = {
   phase: values.phase,
   status: values.status,
   limit: Number(values.limit),
+  html: values.html,
 };
 
 try {

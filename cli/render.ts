@@ -31,8 +31,13 @@ export function bytes(n: number): string {
   return `${value.toFixed(unit ? 1 : 0)} ${units[unit]}`;
 }
 
-export const progressText = (p: Progress) =>
-  `${progressBar(p.done, p.total, 20)} ${p.unit === 'bytes' ? `${bytes(p.done)} / ${bytes(p.total)}` : `${p.done} / ${p.total} nodes`}`;
+const progressCounts: Record<Progress['unit'], (p: Progress) => string> = {
+  bytes: (p) => `${bytes(p.done)} / ${bytes(p.total)}`,
+  nodes: (p) => `${p.done} / ${p.total} nodes${p.failed ? `, ${p.failed} failed` : ''}`,
+  steps: (p) => `step ${p.done} / ${p.total}${p.step ? `: ${p.step}` : ''}`,
+};
+
+export const progressText = (p: Progress) => `${progressBar(p.done, p.total, 20)} ${progressCounts[p.unit](p)}`;
 
 export function historyTable(rows: AttemptRow[]): string {
   // The progress column only when a running step reports some.

@@ -75,5 +75,10 @@ describe('npm run demo', () => {
     const served = new Set([...metricsAfter.values()].flatMap((totals) => [...totals.keys()]));
     expect([...queried].filter((name) => !served.has(name))).toEqual([]);
     expect(Object.values(metricCatalogue).filter((spec) => ![...queried].some((name) => name.startsWith(spec.name)))).toEqual([]);
+
+    // imagectl report finds the lifecycle's validate phase and its report in S3: every node passed.
+    const report = await execa('tsx', ['cli/imagectl.ts', 'report', workflowId, '--json'], { env: stackEnvironment(), reject: false });
+    expect(report.exitCode, report.stderr).toBe(0);
+    expect(JSON.parse(report.stdout)).toMatchObject({ workflowId: `${workflowId}.validate`, groups: { nodes: 4, passed: 4, degraded: 0, failed: 0, byCheck: [], byServer: [] } });
   });
 });

@@ -72,7 +72,15 @@ describe('encryptImage (dev stack, cryptsetup + userspace AES-XTS)', () => {
   it('adds a LUKS2 container of the rootfs to the manifest, one that cryptsetup opens and decrypts to the rootfs with the stored key', async () => {
     const image = await seedImage(sample);
     const workflowId = uniqueId('encrypt');
-    const result = await run({ imageId: image.imageId }, workflowId);
+    const handle = await client.workflow.start(encryptImage, { taskQueue: devStack.temporal.taskQueue, workflowId, args: [{ imageId: image.imageId }] });
+    const watch = execa('tsx', ['cli/imagectl.ts', 'watch', workflowId, '--json', '--interval', '0.2'], { env: stackEnvironment(), reject: false });
+    const result = await handle.result();
+
+    // imagectl watch showed the verification's step from its heartbeats (its key derivations take seconds).
+    const screens = (await watch).stdout.split('\n').filter((line) => line.startsWith('{"status":')).map((line) => JSON.parse(line) as { pending: { activity: string; progress?: object }[] });
+    const verifying = screens.flatMap((screen) => screen.pending).filter((p) => p.activity === 'verifyEncryptedFile' && p.progress);
+    expect(verifying.length, JSON.stringify(screens)).toBeGreaterThan(0);
+    expect(verifying[0].progress).toMatchObject({ unit: 'steps', total: 6, step: expect.any(String) });
 
     expect(result.encrypted).toBe(true);
     const manifest = JSON.parse(await objectStore.getText(image.manifestPath)) as Manifest;

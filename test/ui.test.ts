@@ -3,17 +3,23 @@
 // opens it, and finds the failed attempt of its faulted activity in the event history.
 // An imageLifecycle started from the UI's Start Workflow form runs to completion on its workflow page,
 // and a malformed input started there fails with the schema's issues on that page.
+// The page `imagectl report --html` writes for a real validation with failing nodes shows every node as a
+// cell of a cabinet/chassis grid, coloured by verdict, with the failing check in its hover title.
 // Screenshots are saved under .dev/screenshots/ (git-ignored).
 import type { Client } from '@temporalio/client';
+import { execa } from 'execa';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { devStack, stateDir } from '../dev/config';
+import { devStack, stackEnvironment, stateDir } from '../dev/config';
 import { makeSampleImage } from '../dev/sampleImage';
+import { verdictColours } from '../cli/reportHtml';
 import { importImage } from '../workflows/importImage';
+import { validateInitiators } from '../workflows/validateInitiators';
 import { connectClient, uniqueId } from './helpers/temporal';
+import { createTestBed, iqnPattern, type TestBed } from './initiator/helpers';
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const screenshotDir = path.join(stateDir, 'screenshots');
@@ -177,6 +183,90 @@ describe('the Temporal UI of the dev stack', () => {
       expect(text).toMatch(/encrypt\.luksVersion: /);
       expect(text).toContain('InvalidInput');
       await page.screenshot({ path: path.join(screenshotDir, `ui-form-invalid-${workflowId}.png`), fullPage: true });
+    });
+  });
+});
+
+describe('imagectl report of a validation with failing nodes', () => {
+  let bed: TestBed;
+  let workflowId: string;
+  let servers: ReturnType<TestBed['server']>[];
+  const imagectl = (args: string[]) => execa('tsx', ['cli/imagectl.ts', ...args], { reject: false, env: stackEnvironment() });
+
+  // Both servers let the first three nodes in; only the first one x3000c0s3b0n0 (degraded: one path
+  // left); neither x3001c0s1b0n0 nor nid099 (failed). Every failure is a discovery that does not list the target.
+  beforeAll(async () => {
+    bed = await createTestBed();
+    servers = [bed.server(0), bed.server(1)];
+    const artifact = await bed.upload(bed.sample.rootfs);
+    const both = ['x3000c0s1b0n0', 'x3000c0s2b0n0', 'x3000c1s1b0n0'];
+    await bed.exportOn([servers[0]], artifact, { nodes: [...both, 'x3000c0s3b0n0'] });
+    await bed.exportOn([servers[1]], artifact, { nodes: both });
+    workflowId = uniqueId('validate-report');
+    await bed.worker(async ({ client: testClient, taskQueue }) => {
+      const input = {
+        nodes: 'x3000c1s1b0n0,x3000c0s[3,1,2]b0n0,x3001c0s1b0n0,nid099',
+        rootfs: { path: artifact.path, etag: artifact.etag },
+        iscsi: { targets: servers.map((s) => s.target(artifact)) },
+        initiator: { driver: 'libiscsi', iqnPattern },
+        chap: { userRef: 'chap/user', secretRef: 'chap/password' },
+        checks: { wrongChap: false },
+        batchSize: 2, // three report parts, read and put back in node-set order
+      };
+      await testClient.workflow.execute(validateInitiators, { taskQueue, workflowId, args: [input] }).catch(() => undefined);
+    });
+  });
+  afterAll(() => bed?.cleanUp());
+
+  it('groups the failures by check and by iSCSI server, with counts and first nodes, and exits 1', async () => {
+    const text = await imagectl(['report', workflowId]);
+    expect(text.exitCode, text.stderr).toBe(1);
+    expect(text.stdout).toContain(`validation ${workflowId}: 6 nodes, 3 passed, 1 degraded (failed on some servers), 2 failed`);
+    expect(text.stdout).toMatch(new RegExp(`discovery\\s+3\\s+${servers[1].name} 3, ${servers[0].name} 2\\s+x3000c0s3b0n0,x3001c0s1b0n0,nid099`));
+
+    const json = await imagectl(['report', workflowId, '--json']);
+    const { groups } = JSON.parse(json.stdout);
+    expect(groups.byCheck).toEqual([
+      { name: 'discovery', nodes: 3, firstNodes: ['x3000c0s3b0n0', 'x3001c0s1b0n0', 'nid099'], breakdown: { [servers[0].name]: 2, [servers[1].name]: 3 }, example: expect.stringMatching(new RegExp(`^${servers[1].name}: .* does not list .* to iqn\\.2026-11\\.test\\.validate:x3000c0s3b0n0`)) },
+    ]);
+    expect(groups.byServer.map((g: { name: string; nodes: number; firstNodes: string[] }) => [g.name, g.nodes, g.firstNodes])).toEqual([
+      [servers[1].name, 3, ['x3000c0s3b0n0', 'x3001c0s1b0n0', 'nid099']],
+      [servers[0].name, 2, ['x3001c0s1b0n0', 'nid099']],
+    ]);
+
+    const batch = await imagectl(['report', `${workflowId}-batch-0`]);
+    expect(batch.exitCode).toBe(2);
+    expect(batch.stderr).toContain(`${workflowId}-batch-0 is a validateInitiatorBatch workflow: give a validateInitiators, imageLifecycle or updateBootParameters workflow id`);
+  });
+
+  it('--html writes a page with every node as a cell by cabinet/chassis, coloured by verdict, the failing check on hover', { timeout: 60_000 }, async () => {
+    browser ??= await launchChromium();
+    fs.mkdirSync(screenshotDir, { recursive: true });
+    const file = path.join(screenshotDir, `report-${workflowId}.html`);
+    const run = await imagectl(['report', workflowId, '--html', file]);
+    expect(run.stdout).toContain(`page: ${file}`);
+    await withPage(`report-${workflowId}`, async (page) => {
+      const external: string[] = [];
+      page.on('request', (request) => void (request.url().startsWith('file:') || external.push(request.url())));
+      await page.goto(`file://${file}`);
+      const rows = page.locator('.row');
+      expect(await rows.locator('.label').allInnerTexts()).toEqual(['x3000c0', 'x3000c1', 'x3001c0', 'nid099']);
+      expect(await rows.first().locator('.cell').allInnerTexts()).toEqual(['s1b0n0', 's2b0n0', 's3b0n0']);
+      const cell = (node: string) => page.locator(`.row .cell[data-node="${node}"]`);
+      const background = (node: string) => cell(node).evaluate((element) => element.ownerDocument.defaultView!.getComputedStyle(element).backgroundColor);
+      const rgb = (hex: string) => `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(', ')})`;
+      const expected = { x3000c0s1b0n0: 'passed', x3000c0s2b0n0: 'passed', x3000c1s1b0n0: 'passed', x3000c0s3b0n0: 'degraded', x3001c0s1b0n0: 'failed', nid099: 'failed' } as const;
+      for (const [node, verdict] of Object.entries(expected)) expect([node, await background(node)]).toEqual([node, rgb(verdictColours[verdict])]);
+
+      await cell('x3000c0s3b0n0').hover();
+      const degraded = (await cell('x3000c0s3b0n0').getAttribute('title'))!;
+      expect(degraded).toMatch(new RegExp(`^x3000c0s3b0n0: degraded\ndiscovery on ${servers[1].name}: .*does not list`));
+      expect(degraded).not.toContain(`on ${servers[0].name}`);
+      const failed = (await cell('x3001c0s1b0n0').getAttribute('title'))!;
+      for (const server of servers) expect(failed).toContain(`discovery on ${server.name}: `);
+      expect(await cell('x3000c0s1b0n0').getAttribute('title')).toMatch(/^x3000c0s1b0n0: passed/);
+      expect(external).toEqual([]);
+      await page.screenshot({ path: path.join(screenshotDir, `report-${workflowId}.png`), fullPage: true });
     });
   });
 });

@@ -5,10 +5,11 @@ import { ensurePrivateDirectory } from '../keys/secretFile';
 import { encryptToContainer, type ContainerResult } from './container';
 import type { PbkdfOverride } from './cryptsetup';
 import { userspaceDataAreaWriter, type DataAreaWriter } from './dataArea';
-import { activityProgress } from '../support/progress';
+import { progressHeartbeats } from '../s3/heartbeats';
+import { activityProgress, currentContext } from '../support/progress';
 import { parseInput } from '../../lib/parseInput';
 import { EncryptFileInput, VerifyEncryptedFileInput } from './inputs';
-import { verifyContainer, type VerifyReport } from './verify';
+import { verifyContainer, type VerifyProgress, type VerifyReport } from './verify';
 
 export interface LuksActivitySettings {
   keyStore: KeyStore;
@@ -40,8 +41,15 @@ export function createLuksActivities({ keyStore, workDir, writeDataArea = usersp
       return encryptToContainer({ keyStore, secretsDir: await secretsDir(), writeDataArea, pbkdf: kdf }, { ...input, key, ...activityProgress() });
     },
 
+    /** Heartbeats {step, stepsDone, stepsTotal} as each check starts, and every few seconds during one. */
     async verifyEncryptedFile(raw: VerifyEncryptedFileInput): Promise<VerifyReport> {
-      return verifyContainer({ keyStore, secretsDir: await secretsDir() }, parseInput(VerifyEncryptedFileInput, raw));
+      const context = currentContext();
+      const heartbeats = context && progressHeartbeats<VerifyProgress>(context);
+      try {
+        return await verifyContainer({ keyStore, secretsDir: await secretsDir() }, { ...parseInput(VerifyEncryptedFileInput, raw), onProgress: heartbeats?.report });
+      } finally {
+        heartbeats?.stop();
+      }
     },
   };
 }

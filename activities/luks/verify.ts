@@ -23,6 +23,21 @@ export interface VerifyRequest {
   sectorSize: number;
   sampleSectors: number;
   referenceWindowBytes: number;
+  /** Called as each step starts (heartbeats: a verification of a large image is minutes of qemu or cryptsetup). */
+  onProgress?: (progress: VerifyProgress) => void;
+}
+
+export interface VerifyProgress {
+  step: string;
+  stepsDone: number;
+  stepsTotal: number;
+}
+
+const verifySteps = ['read header', 'open with the key', 'refuse a wrong key', 'unlock the volume key', 'decrypt with a reference decryptor', 'decrypt sampled sectors'] as const;
+
+function stepReporter(onProgress: VerifyRequest['onProgress']) {
+  return (step: (typeof verifySteps)[number] | 'done') =>
+    onProgress?.({ step, stepsDone: step === 'done' ? verifySteps.length : verifySteps.indexOf(step), stepsTotal: verifySteps.length });
 }
 
 export interface VerifyReport {
@@ -37,6 +52,8 @@ export interface VerifyReport {
 }
 
 export async function verifyContainer(settings: { keyStore: KeyStore; secretsDir: string }, request: VerifyRequest): Promise<VerifyReport> {
+  const step = stepReporter(request.onProgress);
+  step('read header');
   const header = await luksDump(request.container).catch((error: Error) => fail(`not a readable LUKS container: ${error.message}`));
   checkHeader(header, request);
   const plaintextSize = (await stat(request.source)).size;
@@ -49,20 +66,26 @@ export async function verifyContainer(settings: { keyStore: KeyStore; secretsDir
   const scratch = await mkdtemp(path.join(settings.secretsDir, 'verify-'));
   try {
     return await withKeyFile(settings.keyStore, request.keyId, scratch, async (keyFile) => {
+      step('open with the key');
       if (!(await testKeyFile(request.container, keyFile))) fail('the key does not open the container');
+      step('refuse a wrong key');
       const wrongKeyOpens = await withSecretFile(generateKey(), scratch, (wrongKey) => testKeyFile(request.container, wrongKey));
       if (wrongKeyOpens) fail('a random wrong key opens the container');
 
       const volumeKeyFile = path.join(scratch, 'volume-key');
+      step('unlock the volume key');
       await dumpVolumeKey(request.container, keyFile, volumeKeyFile);
       try {
+        step('decrypt with a reference decryptor');
         const reference =
           header.version === 1
             ? await qemuCompare(request.container, request.source, keyFile, paddedSize)
             : await cryptsetupWindow({ header, request, keyFile, volumeKeyFile, scratch, window: Math.min(roundUp(request.referenceWindowBytes, header.sectorSize), paddedSize) });
         const volumeKey = await readFile(volumeKeyFile);
         try {
+          step('decrypt sampled sectors');
           const sampledSectors = await compareSampledSectors(request, header, volumeKey, paddedSize);
+          step('done');
           const { uuid, version: luksVersion, cipher, sectorSize, dataOffset } = header;
           return { uuid, luksVersion, cipher, sectorSize, dataOffset, reference, sampledSectors };
         } finally {

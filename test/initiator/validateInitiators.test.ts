@@ -2,11 +2,13 @@
 // simulated node), real S3 for the artifacts and the report, and real LUKS containers.
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ValidationSummary } from '../../workflows/validateInitiators';
 import { validateInitiators } from '../../workflows/validateInitiators';
 import { statusQuery, type WorkflowStatus } from '../../workflows/support/status';
 import { lunIdentity } from '../../lib/lunIdentity';
+import { stackEnvironment } from '../../dev/config';
 import { uniqueId } from '../helpers/temporal';
 import { createTestBed, iqnPattern, type Artifact, type TestBed } from './helpers';
 
@@ -187,6 +189,24 @@ describe('validateInitiators (libiscsi, two tgtd servers)', () => {
     expect(report.parts).toHaveLength(9);
     const parts = await Promise.all(report.parts.map((url: string) => bed.getJson(url)));
     expect(parts.flatMap((p) => p.nodes.map((v: { node: string }) => v.node))).toEqual(['nid099', ...allowed]);
+  });
+
+  it('shows in imagectl watch the nodes checked as a progress bar, with the failures, until it ends', async () => {
+    await bed.worker(async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('validate-watch');
+      const input = spec(plain, { nodes: 'nid099,nid[001-004]', batchSize: 1, batchesInFlight: 1, checks: { wrongChap: false } });
+      const handle = await client.workflow.start(validateInitiators, { taskQueue, workflowId, args: [input] });
+      const watch = await execa('tsx', ['cli/imagectl.ts', 'watch', workflowId, '--interval', '0.2'], { env: stackEnvironment(), reject: false });
+      await handle.result().catch(() => undefined);
+      expect(watch.exitCode, watch.stderr).toBe(1);
+      const bars = [...watch.stdout.matchAll(/^ {2}validate +\[[#.]{20}\] +(\d+)% (\d) \/ 5 nodes(?:, (\d) failed)?$/gm)].map((m) => ({ percent: Number(m[1]), done: Number(m[2]), failed: Number(m[3] ?? 0) }));
+      // A screen while it ran, then the last one once it failed: every node checked, nid099 failed.
+      expect(bars.length, watch.stdout).toBeGreaterThan(1);
+      expect(bars[0].done).toBeLessThan(5);
+      expect(bars.at(-1)).toEqual({ percent: 100, done: 5, failed: 1 });
+      expect(bars.map((b) => b.done)).toEqual(bars.map((b) => b.done).sort((a, b) => a - b));
+      expect(watch.stdout).toMatch(new RegExp(`${workflowId} FAILED \\(ValidationFailed\\): 1 of 5 nodes failed validation: nid099`));
+    });
   });
 
   it('refuses input without targets or with a WWID that is not the artifact\'s, before checking anything', async () => {

@@ -88,11 +88,15 @@ describe.each(cases)('LUKS$luksVersion, $sectorSize-byte sectors', ({ luksVersio
     expect(readFileSync(out).equals(padded)).toBe(true);
   });
 
-  it('passes its own verification activity', async () => {
-    const { result } = await runActivity(luks.verifyEncryptedFile, { container: destination, source: image(), keyId: encrypted.keyId, uuid: encrypted.uuid, luksVersion, sectorSize });
+  it('passes its own verification activity, heartbeating each step', async () => {
+    const { result, heartbeats: steps } = await runActivity(luks.verifyEncryptedFile, { container: destination, source: image(), keyId: encrypted.keyId, uuid: encrypted.uuid, luksVersion, sectorSize });
     expect(result).toMatchObject({ uuid: encrypted.uuid, luksVersion, sectorSize, cipher: 'aes-xts-plain64' });
     expect(result.reference.bytes).toBe(encrypted.size - encrypted.dataOffset);
     expect(result.reference.tool).toBe(luksVersion === 1 ? 'qemu-img compare' : 'cryptsetup reencrypt --decrypt');
+    const stepNames = ['read header', 'open with the key', 'refuse a wrong key', 'unlock the volume key', 'decrypt with a reference decryptor', 'decrypt sampled sectors', 'done'];
+    // Heartbeats are the latest step (a keep-alive repeats it): each step in order, none skipped, ending done.
+    const seen = (steps as { step: string; stepsDone: number; stepsTotal: number }[]).filter((beat, i, all) => i === 0 || beat.step !== all[i - 1].step);
+    expect(seen).toEqual(stepNames.map((step, stepsDone) => ({ step, stepsDone, stepsTotal: 6 })));
   });
 
   it('keeps both keys out of its result, heartbeats and failures', async () => {
