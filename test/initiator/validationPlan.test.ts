@@ -28,7 +28,9 @@ describe('validateInitiators input', () => {
     const spec = ValidateInitiatorsSpec.parse(args);
     expect(spec).toMatchObject({ nodes: ['x3000c0s1b0n0', 'x3000c0s1b0n1'], batchSize: 200, chunkSize: 25, continueAsNewAfterEvents: 10_000, checks: { wrongChap: true, multipath: true } });
     expect(spec.iscsi.targets![1].port).toBe(3260);
-    expect(workflowInputSchemas.validateInitiators).toBe(ValidateInitiatorsSpec);
+    // The registry's schema (what imagectl and callers get) takes the same input, but not the run's own `resume`.
+    expect(workflowInputSchemas.validateInitiators.parse(args)).toMatchObject({ batchSize: 200, chunkSize: 25 });
+    expect(workflowInputSchemas.validateInitiators.safeParse({ ...args, resume: { nextBatch: 1 } }).success).toBe(false);
 
     expect(expectation(spec, 4096)).toEqual({ serial: identity.serial, wwid: identity.wwid, sizeBytes: 4096, luks: {} });
     expect(luksKeyIdOf(spec)).toBe('luks-1');
