@@ -46,17 +46,25 @@ export class ObjectStore {
    */
   async putJson(url: string, value: unknown, precondition: { ifMatch?: string; ifAbsent?: boolean } = {}): Promise<string> {
     const { bucket, key } = parseS3Url(url);
-    try {
-      await this.s3.send(
+    const put = (ifMatch?: string) =>
+      this.s3.send(
         new PutObjectCommand({
           Bucket: bucket,
           Key: key,
           Body: JSON.stringify(value, null, 2) + '\n',
           ContentType: 'application/json',
-          ...(precondition.ifMatch ? { IfMatch: `"${precondition.ifMatch}"` } : {}),
+          ...(ifMatch ? { IfMatch: ifMatch } : {}),
           ...(precondition.ifAbsent ? { IfNoneMatch: '*' } : {}),
         }),
       );
+    try {
+      // The quoted entity tag, as RFC 9110 and SeaweedFS want it. Ceph RGW 16 compares the bare hex and
+      // answers 412 to the quoted form: a 412 is tried once more bare. Either way the write happens only
+      // if the server matched the etag that was read.
+      await put(precondition.ifMatch && `"${precondition.ifMatch}"`).catch((error: unknown) => {
+        if (precondition.ifMatch && statusOf(error) === 412) return put(precondition.ifMatch);
+        throw error;
+      });
     } catch (error) {
       if (statusOf(error) === 412) throw new ObjectChanged(url);
       throw error;
