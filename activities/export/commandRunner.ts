@@ -6,8 +6,8 @@ import type { Readable } from 'node:stream';
 import { OperationAborted } from './serialize';
 
 export interface RunOptions {
-  /** Written to the command's stdin (how CHAP passwords reach targetcli without entering argv). */
-  input?: string;
+  /** Written to the command's stdin (how CHAP passwords reach targetcli without entering argv); bytes as they are. */
+  input?: string | Uint8Array;
   /** Streamed to the command's stdin instead (a staged artifact's bytes). */
   stdin?: Readable;
   /** Values to scrub from error messages and output quoted in errors. */

@@ -12,13 +12,13 @@ export const nodeSecretPath = (reference: string): string => {
   return `/dev/shm/${reference}`;
 };
 
-async function pushSecret(runner: CommandRunner, reference: string, value: string): Promise<void> {
+async function pushSecret(runner: CommandRunner, reference: string, value: string | Buffer): Promise<void> {
   const file = nodeSecretPath(reference);
-  await runner.run(['sh', '-c', 'umask 077 && mkdir -p "${1%/*}" && cat > "$1.partial" && mv -f "$1.partial" "$1"', 'sh', file], { input: value, secrets: [value] });
+  await runner.run(['sh', '-c', 'umask 077 && mkdir -p "${1%/*}" && cat > "$1.partial" && mv -f "$1.partial" "$1"', 'sh', file], { input: value, secrets: [value.toString()] });
 }
 
-/** The LUKS key, as `bootimg.luks.key=<reference>` makes the hook wait for it. */
-export const pushKey = (runner: CommandRunner, keyRef: string, key: Buffer): Promise<void> => pushSecret(runner, keyRef, key.toString('latin1'));
+/** The LUKS key, byte for byte (a site's key file may be binary), as `bootimg.luks.key=<reference>` makes the hook wait for it. */
+export const pushKey = (runner: CommandRunner, keyRef: string, key: Buffer): Promise<void> => pushSecret(runner, keyRef, key);
 
 interface ChapCredentials {
   user: string;

@@ -225,7 +225,7 @@ describe('LIO driver over a scripted command runner', () => {
           return { stdout: JSON.stringify(states[current]) };
         }
         if (argv[0] === 'stat') return { stdout: '1048576\n' };
-        if (options?.input?.includes('saveconfig')) current = Math.min(current + 1, states.length - 1);
+        if (String(options?.input ?? '').includes('saveconfig')) current = Math.min(current + 1, states.length - 1);
         return { stdout: '' };
       },
     };
@@ -258,7 +258,7 @@ describe('LIO driver over a scripted command runner', () => {
     expect(createTarget.options?.input).toBe(`/iscsi create ${iqn}\nsaveconfig savefile=${saveconfigPath}\nexit\n`);
     expect(exportCommands.argv).toEqual(['targetcli']);
     expect(exportCommands.options?.input).toContain(`${tpg}/acls/iqn.2026-01.org.site:ocean1 set auth userid=compute password=chap-secret-1\n`);
-    expect(exportCommands.options?.input?.endsWith(`saveconfig savefile=${saveconfigPath}\nexit\n`)).toBe(true);
+    expect(String(exportCommands.options?.input).endsWith(`saveconfig savefile=${saveconfigPath}\nexit\n`)).toBe(true);
     expect(exportCommands.options?.secrets).toEqual(['chap-secret-1']);
   });
 

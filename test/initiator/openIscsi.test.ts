@@ -79,7 +79,7 @@ function fakeNode(answers: (argv: string[]) => Answer) {
   const runner: CommandRunner = {
     where: 'x3000c0s1b0n0',
     async run(argv: string[], options: RunOptions = {}) {
-      calls.push({ argv, input: options.input });
+      calls.push({ argv, input: options.input?.toString() });
       const answer = answers(argv);
       if (typeof answer === 'string') return { stdout: answer };
       throw new CommandFailed(argv, answer.exitCode, answer.stderr, 'x3000c0s1b0n0');

@@ -32,6 +32,12 @@ describe('pushKey and pushChap', () => {
     expect(runner.argvs.flat().join(' ')).not.toMatch(/kkkk|chap-secret/);
   });
 
+  it('pushKey writes a binary key byte for byte', async () => {
+    const key = Buffer.from(Array.from({ length: 256 }, (_, byte) => byte));
+    await pushKey(localRunner(), `${run}/binary`, key);
+    expect(fs.readFileSync(`/dev/shm/${run}/binary`).equals(key)).toBe(true);
+  });
+
   it('refuse a reference that leaves /dev/shm', () => {
     expect(() => nodeSecretPath('../etc/shadow')).toThrow(/cannot name a file under \/dev\/shm/);
     expect(() => nodeSecretPath('keys/.hidden')).toThrow(/cannot name a file/);
