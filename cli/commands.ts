@@ -242,7 +242,6 @@ const list: Command = async (_args, options) =>
     return ExitCode.ok;
   });
 
-
 /** Exit 1 when any node failed on any server, as repair-manifests does for faults found. */
 const report: Command = async (args, options) => {
   const workflowId = requireArg(args, 'workflow ID');
