@@ -1,38 +1,43 @@
-// Benchmark: our S3 import upload (multipart, parts in flight, whole-file md5 and expected ETag
-// computed in the same read, ETag checked with HEAD) against `aws s3 cp` (AWS CLI, which computes
-// neither) on the same file and the dev stack's S3 server, alternating rounds. `md5sum` on the same
-// file is the floor: one core hashing it once. Each upload starts after `sync`, so the writeback of
-// the gigabyte the previous one left in the page cache does not compete with it for the CPU.
-// Usage: npm run bench -- import [--size-mib 1024] [--rounds 7] [--part-size-mib 16] [--parts-in-flight 2]
+// Benchmark: our S3 import upload (multipart, parts in flight, the whole file's md5 and the expected ETag
+// computed in the same read, the ETag checked with HEAD), run in a process of its own as a worker runs it,
+// against rclone (`copyto --ignore-times`, its multipart settings tuned first: several upload concurrencies
+// and chunk sizes, its best kept) and `aws s3 cp` on the same file and the dev stack's S3 server
+// (S3_BACKEND=seaweedfs|rgw), in alternating rounds. Both uploaders are bound by the server here, so the
+// part we control is measured on its own too: our CPU seconds per GiB against one `md5sum` pass over the
+// file (every byte must be hashed at least once). Each upload starts after `sync`, so the writeback of the
+// previous one's gigabytes does not compete with it.
+// Usage: npm run bench -- import [--size-gib 1] [--rounds 5] [--part-size-mib 16] [--parts-in-flight N]
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { execa } from 'execa';
-import { createHash, randomFillSync } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultPartsInFlight, defaultS3ImportSettings } from '../activities/s3/activities';
 import { createS3Client } from '../activities/s3/client';
-import { createEtagDigest, layoutForPartSize } from '../activities/s3/etag';
-import { MiB, uploadFile } from '../activities/s3/upload';
+import { MiB } from '../activities/s3/upload';
 import { devStack, projectRoot } from '../dev/config';
+import { anchor, benchLine, median, seconds, timedCommand } from './support/measure';
 
 const { values } = parseArgs({
   options: {
-    'size-mib': { type: 'string', default: '1024' },
-    rounds: { type: 'string', default: '7' },
+    'size-gib': { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '5' },
     'part-size-mib': { type: 'string', default: String(defaultS3ImportSettings.partSizeMiB) },
     'parts-in-flight': { type: 'string', default: String(defaultPartsInFlight) },
   },
 });
-const sizeMiB = Number(values['size-mib']);
+const sizeGiB = Number(values['size-gib']);
+const size = Math.round(sizeGiB * 1024 * MiB);
 const rounds = Number(values.rounds);
 const partSize = Number(values['part-size-mib']) * MiB;
 const partsInFlight = Number(values['parts-in-flight']);
 
 const bucket = 'boot-images';
 const s3 = createS3Client(devStack.s3);
-const awsCli = [path.join(projectRoot, '.dev/venv/bin/aws'), 'aws'].find((candidate) => !candidate.includes('/') || fs.existsSync(candidate))!;
+const venvBin = path.join(projectRoot, '.dev/venv/bin');
+const tool = (name: string) => (fs.existsSync(path.join(venvBin, name)) ? path.join(venvBin, name) : name);
 const awsEnv = {
   AWS_ACCESS_KEY_ID: devStack.s3.accessKeyId,
   AWS_SECRET_ACCESS_KEY: devStack.s3.secretAccessKey,
@@ -40,86 +45,102 @@ const awsEnv = {
   AWS_CONFIG_FILE: '/dev/null',
   AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
 };
+// rclone's remote "bench" from the environment alone (no config file).
+const rcloneEnv = {
+  RCLONE_CONFIG: '/dev/null',
+  RCLONE_CONFIG_BENCH_TYPE: 's3',
+  RCLONE_CONFIG_BENCH_PROVIDER: devStack.s3.backend === 'rgw' ? 'Ceph' : 'SeaweedFS',
+  RCLONE_CONFIG_BENCH_ENDPOINT: devStack.s3.endpoint,
+  RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: devStack.s3.accessKeyId,
+  RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: devStack.s3.secretAccessKey,
+  RCLONE_CONFIG_BENCH_REGION: devStack.s3.region,
+  RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE: 'true',
+};
+const rcloneSettings = [2, 4, 8].flatMap((concurrency) => [16, 64].map((chunkMiB) => ({ concurrency, chunkMiB })));
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-import-'));
 const file = path.join(dir, 'rootfs.squashfs');
-const keys = { ours: 'bench/import-ours', aws: 'bench/import-aws' };
+const keys = { ours: 'bench/import-ours', aws: 'bench/import-aws', rclone: 'bench/import-rclone' };
+const gibps = (s: number) => size / (1024 * MiB) / s;
 
-async function seconds(run: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await run();
-  return (performance.now() - start) / 1000;
+interface OursRun {
+  seconds: number;
+  cpuSeconds: number;
+  peakRssMiB: number;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const mbps = (s: number) => (sizeMiB * MiB) / 1e6 / s;
-
-/** Hashing alone, on the file in page cache: our digest pair against two separate OpenSSL md5s. */
-async function hashingCost(file: string, partSize: number) {
-  const buffer = Buffer.allocUnsafe(partSize);
-  const size = fs.statSync(file).size;
-  const eachPart = async (hash: (part: Buffer) => void) => {
-    const handle = await fs.promises.open(file);
-    try {
-      for (let at = 0; at < size; at += partSize) {
-        const { bytesRead } = await handle.read(buffer, 0, partSize, at);
-        hash(buffer.subarray(0, bytesRead));
-      }
-    } finally {
-      await handle.close();
-    }
-  };
-  const pair = await seconds(async () => {
-    const digest = createEtagDigest(layoutForPartSize(size, partSize));
-    await eachPart((part) => digest.update(part));
-    digest.digest();
-  });
-  const twoPasses = await seconds(async () => {
-    const whole = createHash('md5');
-    await eachPart((part) => {
-      whole.update(part);
-      createHash('md5').update(part).digest();
-    });
-    whole.digest();
-  });
-  return { pair, twoPasses };
+async function ours(): Promise<OursRun> {
+  const { stdout } = await execa('tsx', [path.join(projectRoot, 'bench/support/uploadOnce.ts'), file, bucket, keys.ours, String(partSize), String(partsInFlight)]);
+  const run = JSON.parse(stdout.trim().split('\n').at(-1)!) as OursRun & { bytesSent: number };
+  if (run.bytesSent !== size) throw new Error(`ours sent ${run.bytesSent} of ${size} bytes`);
+  return run;
 }
+
+const aws = () => seconds(() => execa(tool('aws'), ['--endpoint-url', devStack.s3.endpoint, 's3', 'cp', file, `s3://${bucket}/${keys.aws}`, '--only-show-errors'], { env: awsEnv }));
+const rclone = ({ concurrency, chunkMiB }: { concurrency: number; chunkMiB: number }) =>
+  seconds(() =>
+    execa(tool('rclone'), ['copyto', '--ignore-times', '--s3-upload-concurrency', String(concurrency), '--s3-chunk-size', `${chunkMiB}M`, file, `bench:${bucket}/${keys.rclone}`], { env: rcloneEnv }),
+  );
 
 try {
   // Random content: nothing on the way can compress or deduplicate it.
   const block = Buffer.allocUnsafe(16 * MiB);
   const out = fs.openSync(file, 'w');
-  for (let written = 0; written < sizeMiB * MiB; written += block.length) fs.writeSync(out, randomFillSync(block), 0, Math.min(block.length, sizeMiB * MiB - written));
+  for (let written = 0; written < size; written += block.length) fs.writeSync(out, randomFillSync(block), 0, Math.min(block.length, size - written));
   fs.closeSync(out);
-  console.log(`S3: ${devStack.s3.backend} at ${devStack.s3.endpoint} (S3_BACKEND=seaweedfs|rgw)`);
-  console.log(`file: ${sizeMiB} MiB; ours: parts of ${partSize / MiB} MiB, ${partsInFlight} in flight; ${(await execa(awsCli, ['--version'])).stdout.trim()}`);
+  await execa('sync');
+  console.log(`S3: ${devStack.s3.backend} at ${devStack.s3.endpoint}; file ${sizeGiB} GiB; ours: parts of ${partSize / MiB} MiB, ${partsInFlight} in flight`);
 
-  const floor = await seconds(() => execa('md5sum', [file]));
-  console.log(`md5sum (one core, one pass): ${floor.toFixed(2)} s, ${mbps(floor).toFixed(0)} MB/s`);
-  const { pair, twoPasses } = await hashingCost(file, partSize);
-  console.log(`whole-file md5 + part md5s: in one pass (ours) ${pair.toFixed(2)} s, as two node:crypto passes ${twoPasses.toFixed(2)} s`);
+  const md5sum = await timedCommand('md5sum', [file]);
+  console.log(`md5sum: ${md5sum.seconds.toFixed(2)} s wall, ${md5sum.cpuSeconds.toFixed(2)} CPU s (${(md5sum.cpuSeconds / sizeGiB).toFixed(2)} per GiB)`);
+
+  const rcloneBest = await anchor('rclone', async () => {
+    const tried = [];
+    for (const setting of rcloneSettings) {
+      await execa('sync');
+      tried.push({ setting, seconds: await rclone(setting) });
+      console.log(`rclone tuning: --s3-upload-concurrency ${setting.concurrency} --s3-chunk-size ${setting.chunkMiB}M: ${tried.at(-1)!.seconds.toFixed(2)} s`);
+    }
+    return tried.sort((a, b) => a.seconds - b.seconds)[0].setting;
+  });
 
   const runs = {
-    ours: async () => {
-      const result = await uploadFile(s3, { file, bucket, key: keys.ours, partSize, partsInFlight });
-      if (result.bytesSent !== sizeMiB * MiB) throw new Error(`ours sent ${result.bytesSent} bytes`);
-    },
-    aws: () => execa(awsCli, ['--endpoint-url', devStack.s3.endpoint, 's3', 'cp', file, `s3://${bucket}/${keys.aws}`, '--only-show-errors'], { env: awsEnv }),
+    ours: async () => (await ours()).seconds,
+    aws: () => anchor('aws', aws),
+    rclone: () => (rcloneBest ? anchor('rclone', () => rclone(rcloneBest)) : Promise.resolve(undefined)),
   };
-  const times: Record<keyof typeof runs, number[]> = { ours: [], aws: [] };
+  const times: Record<keyof typeof runs, number[]> = { ours: [], aws: [], rclone: [] };
+  const oursRuns: OursRun[] = [];
   for (let round = 1; round <= rounds; round++) {
-    // Alternate which goes first, so neither always meets the server right after the other.
-    const order = round % 2 ? (['ours', 'aws'] as const) : (['aws', 'ours'] as const);
+    // Rotate who goes first, so none always meets the server right after the same one.
+    const order = (['ours', 'aws', 'rclone'] as const).map((_, i, all) => all[(i + round) % all.length]);
     for (const name of order) {
       await execa('sync');
-      times[name].push(await seconds(runs[name]));
+      if (name === 'ours') {
+        const run = await ours();
+        oursRuns.push(run);
+        times.ours.push(run.seconds);
+      } else {
+        const taken = await runs[name]();
+        if (taken !== undefined) times[name].push(taken);
+      }
     }
-    console.log(`round ${round}: ours ${times.ours.at(-1)!.toFixed(2)} s (${mbps(times.ours.at(-1)!).toFixed(0)} MB/s), aws ${times.aws.at(-1)!.toFixed(2)} s (${mbps(times.aws.at(-1)!).toFixed(0)} MB/s)`);
+    console.log(`round ${round}: ${(Object.keys(times) as (keyof typeof times)[]).map((name) => `${name} ${times[name].at(-1)?.toFixed(2) ?? 'failed'} s`).join(', ')}`);
   }
-  const ours = median(times.ours);
-  const aws = median(times.aws);
-  console.log(`median: ours ${ours.toFixed(2)} s, aws ${aws.toFixed(2)} s`);
-  console.log(`BENCH import backend=${devStack.s3.backend} ratio=${(ours / aws).toFixed(3)} ours_MBps=${mbps(ours).toFixed(1)} aws_MBps=${mbps(aws).toFixed(1)}`);
+  const best = { ours: median(times.ours), aws: times.aws.length ? median(times.aws) : NaN, rclone: times.rclone.length ? median(times.rclone) : NaN };
+  const cpuPerGiB = median(oursRuns.map((run) => run.cpuSeconds)) / sizeGiB;
+  console.log(`median: ours ${best.ours.toFixed(2)} s (${gibps(best.ours).toFixed(2)} GiB/s, ${cpuPerGiB.toFixed(2)} CPU s per GiB), aws ${best.aws.toFixed(2)} s, rclone ${best.rclone.toFixed(2)} s (${rcloneBest ? `concurrency ${rcloneBest.concurrency}, chunks ${rcloneBest.chunkMiB} MiB` : 'failed'})`);
+  console.log(
+    benchLine('import', {
+      backend: devStack.s3.backend,
+      size_gib: sizeGiB,
+      ratio_rclone: best.ours / best.rclone,
+      ratio_aws: best.ours / best.aws,
+      cpu_ratio_md5sum: cpuPerGiB / (md5sum.cpuSeconds / sizeGiB),
+      peak_rss_mb: Math.max(...oursRuns.map((run) => run.peakRssMiB)),
+      ours_s: best.ours,
+    }),
+  );
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
   for (const key of Object.values(keys)) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => undefined);
