@@ -19,6 +19,7 @@ import { createS3Client } from '../activities/s3/client';
 import { MiB } from '../activities/s3/upload';
 import { devStack, projectRoot } from '../dev/config';
 import { anchor, benchLine, median, seconds, timedCommand } from './support/measure';
+import { awsEnv, awsS3, reclaimSpace, tool } from './support/tools';
 
 const { values } = parseArgs({
   options: {
@@ -36,15 +37,6 @@ const partsInFlight = Number(values['parts-in-flight']);
 
 const bucket = 'boot-images';
 const s3 = createS3Client(devStack.s3);
-const venvBin = path.join(projectRoot, '.dev/venv/bin');
-const tool = (name: string) => (fs.existsSync(path.join(venvBin, name)) ? path.join(venvBin, name) : name);
-const awsEnv = {
-  AWS_ACCESS_KEY_ID: devStack.s3.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: devStack.s3.secretAccessKey,
-  AWS_DEFAULT_REGION: devStack.s3.region,
-  AWS_CONFIG_FILE: '/dev/null',
-  AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-};
 // rclone's remote "bench" from the environment alone (no config file).
 const rcloneEnv = {
   RCLONE_CONFIG: '/dev/null',
@@ -76,7 +68,7 @@ async function ours(): Promise<OursRun> {
   return run;
 }
 
-const aws = () => seconds(() => execa(tool('aws'), ['--endpoint-url', devStack.s3.endpoint, 's3', 'cp', file, `s3://${bucket}/${keys.aws}`, '--only-show-errors'], { env: awsEnv }));
+const aws = () => seconds(() => execa(...awsS3(['cp', file, `s3://${bucket}/${keys.aws}`]), { env: awsEnv }));
 const rclone = ({ concurrency, chunkMiB }: { concurrency: number; chunkMiB: number }) =>
   seconds(() =>
     execa(tool('rclone'), ['copyto', '--ignore-times', '--s3-upload-concurrency', String(concurrency), '--s3-chunk-size', `${chunkMiB}M`, file, `bench:${bucket}/${keys.rclone}`], { env: rcloneEnv }),
@@ -144,11 +136,5 @@ try {
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
   for (const key of Object.values(keys)) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => undefined);
-  // Every round leaves its predecessors' gigabytes as garbage in SeaweedFS's volumes, which it
-  // reclaims by itself only every 14 minutes and past 30 % garbage: a few runs would fill the disk.
-  // (The dev stack's RGW collects its garbage every 30 s: see dev/cephCluster.ts.)
-  if (devStack.s3.backend === 'seaweedfs') {
-    const vacuum = await fetch(`${devStack.s3.seaweedMasterUrl}/vol/vacuum?garbageThreshold=0.01`).catch((error: Error) => error);
-    if (vacuum instanceof Error || !vacuum.ok) console.warn(`could not reclaim the benchmark's space in SeaweedFS (${vacuum instanceof Error ? vacuum.message : vacuum.status})`);
-  }
+  await reclaimSpace();
 }

@@ -1,0 +1,48 @@
+// An IMS image whose manifest links a rootfs uploaded by our uploader (multipart), for benchmarks of the
+// phases after import. `remove` deletes its objects in S3 (the manifest and every artifact it links); the
+// simulator's image record stays.
+import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { randomUUID } from 'node:crypto';
+import { CsmClient } from '../../activities/csm/client';
+import { ImsClient } from '../../activities/ims/client';
+import { ObjectStore } from '../../activities/manifest/objectStore';
+import { uploadFile } from '../../activities/s3/upload';
+import { devStack } from '../../dev/config';
+import { MediaType, parseS3Url, type Manifest } from '../../lib/manifest';
+
+export interface BenchImage {
+  imageId: string;
+  manifestPath: string;
+  rootfsUrl: string;
+  remove(): Promise<void>;
+}
+
+export async function seedBenchImage(s3: S3Client, rootfs: string, name: string): Promise<BenchImage> {
+  const prefix = `bench/${randomUUID()}`;
+  const bucket = 'boot-images';
+  const uploaded = await uploadFile(s3, { file: rootfs, bucket, key: `${prefix}/rootfs`, partSize: 16 * 2 ** 20, partsInFlight: 2 });
+  const rootfsUrl = `s3://${bucket}/${uploaded.key}`;
+  const manifest: Manifest = {
+    version: '1.0',
+    created: new Date().toISOString(),
+    artifacts: [{ link: { path: rootfsUrl, etag: uploaded.etag, type: 's3' }, md5: uploaded.md5, type: MediaType.rootfs }],
+  };
+  const manifestPath = `s3://${bucket}/${prefix}/manifest.json`;
+  const store = new ObjectStore(s3);
+  const etag = await store.putJson(manifestPath, manifest);
+  const ims = new ImsClient(new CsmClient(devStack.csm));
+  const image = await ims.createImage({ name });
+  await ims.patchImage(image.id, { link: { path: manifestPath, etag, type: 's3' } });
+  return {
+    imageId: image.id,
+    manifestPath,
+    rootfsUrl,
+    async remove() {
+      const written = JSON.parse(await store.getText(manifestPath)) as Manifest;
+      for (const url of [manifestPath, ...written.artifacts.map((a) => a.link.path)]) {
+        const { bucket: b, key } = parseS3Url(url);
+        await s3.send(new DeleteObjectCommand({ Bucket: b, Key: key })).catch(() => undefined);
+      }
+    },
+  };
+}
