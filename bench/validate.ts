@@ -27,6 +27,7 @@ import { devStack } from '../dev/config';
 import { makeSampleImage } from '../dev/sampleImage';
 import { lunIdentity, marshalTargetIqn } from '../lib/lunIdentity';
 import type { ValidationSummary } from '../workflows/validateInitiators';
+import { benchLine } from './support/measure';
 
 const { values } = parseArgs({ options: { nodes: { type: 'string', default: '1000,10000' }, 'per-server': { type: 'string', default: '8' }, acl: { type: 'string', default: 'listed' } } });
 const sizes = values.nodes.split(',').map(Number);
@@ -196,9 +197,7 @@ try {
       const mine = await ours(client, taskQueue, nodes, link);
       const anchor = await shell(nodes, lun, size);
       console.log(`validateInitiators ${nodes} nodes: ${mine.seconds.toFixed(1)} s (${mine.runs} run(s), largest history ${mine.maxEvents} events); shell loop: ${anchor.toFixed(1)} s`);
-      lines.push(
-        `BENCH validate nodes=${nodes} seconds=${mine.seconds.toFixed(1)} nodes_per_s=${(nodes / mine.seconds).toFixed(1)} max_events_per_workflow=${mine.maxEvents} ratio_shell=${(mine.seconds / anchor).toFixed(2)} acl=${values.acl}`,
-      );
+      lines.push(benchLine('validate', { nodes, seconds: mine.seconds, nodes_per_s: nodes / mine.seconds, max_events_per_workflow: mine.maxEvents, ratio_shell: mine.seconds / anchor, acl: values.acl }));
     }
   });
 } finally {
