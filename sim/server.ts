@@ -33,6 +33,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const s3 = new SimS3(createS3Client(options.s3));
   const faults = new Faults();
   const tokens = new TokenIssuer({ clients: options.clients, tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 300 });
+  /** API requests served or refused, by `METHOD path`, since the start: what a benchmark counts calls with. */
+  const requests: Record<string, number> = {};
   const ims = new Ims(store, s3);
   const cfs = new Cfs(store, ims, s3, faults);
   const publicRoutes: Route[] = [
@@ -46,6 +48,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       }
     }),
     route('POST', '/_sim/expire-tokens', () => ({ status: 200, body: { expired: tokens.expireAll() } })),
+    route('GET', '/_sim/requests', () => ({ status: 200, body: requests })),
   ];
   const apiRoutes: Route[] = [...ims.routes(), ...cfs.routes(), ...new Bss(store).routes()];
 
@@ -65,6 +68,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
         throw known ? problem(405, 'Method Not Allowed', `${req.method} is not allowed on ${url.pathname}`) : problem(404, 'Not Found', `${url.pathname} is not a known path`);
       }
       if (apiMatch) {
+        const counted = `${req.method} ${url.pathname}`;
+        requests[counted] = (requests[counted] ?? 0) + 1;
         if (faults.settings.latencyMs) await new Promise((resolve) => setTimeout(resolve, faults.settings.latencyMs));
         const injected = faults.errorFor(url.pathname);
         if (injected) throw problem(injected, injected === 503 ? 'Service Unavailable' : 'Internal Server Error', 'injected by the simulator');

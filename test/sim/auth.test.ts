@@ -79,4 +79,18 @@ describe('simulated gateway: tokens and fault injection', () => {
     expect((await h.raw('GET', '/apis/ims/v3/images', undefined, token)).status).toBe(401);
     expect((await h.raw('GET', '/apis/ims/v3/images')).status).toBe(200);
   });
+
+  it('counts API requests by method and path at /_sim/requests (refused ones too), not its own admin calls', async () => {
+    const counts = async () => (await fetch(`${h.sim.url}/_sim/requests`).then((r) => r.json())) as Record<string, number>;
+    const before = await counts();
+    await h.raw('GET', '/apis/bss/boot/v1/bootparameters');
+    await h.raw('GET', '/apis/bss/boot/v1/bootparameters');
+    await h.raw('PATCH', '/apis/bss/boot/v1/bootparameters', { hosts: ['x9999c0s0b0n0'], params: 'quiet' });
+    await fetch(`${h.sim.url}/_sim/faults`);
+    const after = await counts();
+    const added = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
+    expect(added('GET /apis/bss/boot/v1/bootparameters')).toBe(2);
+    expect(added('PATCH /apis/bss/boot/v1/bootparameters')).toBe(1);
+    expect(Object.keys(after).filter((key) => key.includes('/_sim/'))).toEqual([]);
+  });
 });
