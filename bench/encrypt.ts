@@ -133,7 +133,7 @@ async function phase() {
   const s3 = createS3Client(devStack.s3);
   const rootfs = path.join(dir, 'phase-rootfs');
   writeRandomFile(rootfs, phaseBytes);
-  const image = await seedBenchImage(s3, rootfs, `bench-encrypt-${randomUUID().slice(0, 6)}`);
+  const image = await seedBenchImage(s3, { rootfs }, `bench-encrypt-${randomUUID().slice(0, 6)}`);
   rmSync(rootfs, { force: true });
   const connection = await Connection.connect({ address: devStack.temporal.address });
   const client = new Client({ connection, namespace: devStack.temporal.namespace });

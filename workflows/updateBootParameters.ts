@@ -158,7 +158,7 @@ export async function updateBootParameters(raw: unknown): Promise<BootParameters
     }
   } finally {
     // A lock left behind (S3 unreachable) is stale once this workflow is closed: the next claim takes it over.
-    if (!spec.dryRun) await CancellationScope.nonCancellable(() => attempt('release nodes', () => bss.releaseNodes({ changeId, nodes: spec.nodes }), { budgetMs: 60_000 })).catch(() => undefined);
+    if (!spec.dryRun) await CancellationScope.nonCancellable(() => attempt('release nodes', () => bss.releaseNodes({ changeId }), { budgetMs: 60_000 })).catch(() => undefined);
   }
 }
 

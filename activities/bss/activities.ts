@@ -83,7 +83,7 @@ async function changeIsRunning(changeId: string): Promise<boolean> {
 /** `lockPrefix`: where the node locks live, beside the snapshots by default. */
 export function createBssActivities(deps: { bss: BssClient; snapshots: SnapshotStore; store: ObjectStore; lockPrefix?: string }) {
   const { bss, snapshots, store } = deps;
-  const locks = new NodeLocks(store, deps.lockPrefix ?? snapshots.prefix, changeIsRunning, heartbeat);
+  const locks = new NodeLocks(store, deps.lockPrefix ?? snapshots.prefix, changeIsRunning);
 
   function nodesOf(snapshot: BssSnapshot, nodes: string[] | undefined): string[] {
     if (!nodes) return snapshot.nodes;
@@ -150,8 +150,8 @@ export function createBssActivities(deps: { bss: BssClient; snapshots: SnapshotS
       await locks.claim(input.changeId, input.owner, input.nodes);
     },
 
-    async releaseNodes(input: { changeId: string; nodes: string[] }): Promise<void> {
-      await locks.release(input.changeId, input.nodes);
+    async releaseNodes(input: { changeId: string }): Promise<void> {
+      await locks.release(input.changeId);
     },
 
     /** Every node's entry, stored once in S3 under the change id; a retry of the same run adopts it. */

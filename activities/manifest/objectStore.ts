@@ -1,5 +1,5 @@
 // The few S3 operations manifest checks need, on s3:// locations.
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, NotFound, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { parseS3Url, stripQuotes } from '../../lib/manifest';
 
 export class ObjectStore {
@@ -20,6 +20,19 @@ export class ObjectStore {
   async delete(url: string): Promise<void> {
     const { bucket, key } = parseS3Url(url);
     await this.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  }
+
+  /** The s3:// URLs of every object whose key starts with the prefix's. */
+  async list(prefixUrl: string): Promise<string[]> {
+    const { bucket, key: prefix } = parseS3Url(prefixUrl);
+    const urls: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+      urls.push(...(page.Contents ?? []).map((object) => `s3://${bucket}/${object.Key}`));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return urls;
   }
 
   async getText(url: string): Promise<string> {

@@ -17,16 +17,17 @@ export interface BenchImage {
   remove(): Promise<void>;
 }
 
-export async function seedBenchImage(s3: S3Client, rootfs: string, name: string): Promise<BenchImage> {
+export async function seedBenchImage(s3: S3Client, files: { rootfs: string; kernel?: string; initrd?: string }, name: string): Promise<BenchImage> {
   const prefix = `bench/${randomUUID()}`;
   const bucket = 'boot-images';
-  const uploaded = await uploadFile(s3, { file: rootfs, bucket, key: `${prefix}/rootfs`, partSize: 16 * 2 ** 20, partsInFlight: 2 });
-  const rootfsUrl = `s3://${bucket}/${uploaded.key}`;
-  const manifest: Manifest = {
-    version: '1.0',
-    created: new Date().toISOString(),
-    artifacts: [{ link: { path: rootfsUrl, etag: uploaded.etag, type: 's3' }, md5: uploaded.md5, type: MediaType.rootfs }],
-  };
+  const artifacts: Manifest['artifacts'] = [];
+  for (const [kind, file] of Object.entries(files) as [keyof typeof files, string | undefined][]) {
+    if (!file) continue;
+    const uploaded = await uploadFile(s3, { file, bucket, key: `${prefix}/${kind}`, partSize: 16 * 2 ** 20, partsInFlight: 2 });
+    artifacts.push({ link: { path: `s3://${bucket}/${uploaded.key}`, etag: uploaded.etag, type: 's3' }, md5: uploaded.md5, type: MediaType[kind] });
+  }
+  const rootfsUrl = artifacts[0].link.path;
+  const manifest: Manifest = { version: '1.0', created: new Date().toISOString(), artifacts };
   const manifestPath = `s3://${bucket}/${prefix}/manifest.json`;
   const store = new ObjectStore(s3);
   const etag = await store.putJson(manifestPath, manifest);
