@@ -10,7 +10,7 @@ import { continueAsNew, executeChild, workflowInfo } from '@temporalio/workflow'
 import type { Expectation } from '../activities/initiator/driver';
 import { inBatches } from '../lib/bootParams';
 import { FailureType, permanentFailure } from '../lib/failures';
-import { ValidateInitiatorsSpec, type FailureLine, type ParsedValidateInitiatorsSpec, type ValidationProgress } from '../lib/specs/validateSpec';
+import { CallerValidateInitiatorsSpec, ValidateInitiatorsSpec, type FailureLine, type ParsedValidateInitiatorsSpec, type ValidationProgress } from '../lib/specs/validateSpec';
 import { expectation, failureMessage, luksKeyIdOf, mergeFailures, mergeSkips, nodesToCheck, serverTargets } from '../lib/validation';
 import { central } from './support/activities';
 import { attempt } from './support/attempt';
@@ -35,11 +35,10 @@ export interface ValidationSummary {
 }
 
 export async function validateInitiators(raw: unknown): Promise<ValidationSummary> {
-  const spec = parseInput(ValidateInitiatorsSpec, raw, 'validation spec');
-  const status = trackStatus('validate', { imageId: spec.imageId });
   const { workflowId, continuedFromExecutionRunId } = workflowInfo();
-  // Progress carried over by continue-as-new only: a caller's `resume` would skip batches unchecked.
-  if (spec.resume && !continuedFromExecutionRunId) throw permanentFailure(FailureType.InvalidInput, 'invalid validation spec: resume: set by the workflow itself when it continues as new; not accepted from callers');
+  // Progress is carried over by continue-as-new only: a caller's `resume` would skip batches unchecked.
+  const spec = parseInput(continuedFromExecutionRunId ? ValidateInitiatorsSpec : CallerValidateInitiatorsSpec, raw, 'validation spec');
+  const status = trackStatus('validate', { imageId: spec.imageId });
   const reportDir = `${spec.reportPrefix.replace(/\/+$/, '')}/${workflowId}`;
   const targets = serverTargets(spec.iscsi.targets!);
   const nodes = nodesToCheck(spec);

@@ -103,6 +103,11 @@ export const ValidateInitiatorsSpec = z
 export type ValidateInitiatorsSpec = z.input<typeof ValidateInitiatorsSpec>;
 export type ParsedValidateInitiatorsSpec = z.output<typeof ValidateInitiatorsSpec>;
 
+/** What a caller may start a validation with: `resume` is the workflow's own, carried over by continue-as-new. */
+export const CallerValidateInitiatorsSpec = ValidateInitiatorsSpec.extend({
+  resume: z.undefined({ error: 'set by the workflow itself when it continues as new; not accepted from callers' }).optional(),
+});
+
 /** What a caller gives to validate an export that the lifecycle or a rollout names (image, LUN identity, targets, retries). */
 export const ValidationOfExport = ValidateInitiatorsSpec.omit({ imageId: true, manifestPath: true, rootfs: true, iscsi: true, resume: true, retry: true });
 

@@ -28,10 +28,12 @@ export interface Case {
   /** A line every surface must report: its start (the field path) and a part of its message. */
   path: string;
   message?: RegExp;
+  /** For a generated case, which of `wrongValues` it gives the field. */
+  wrongValue?: number;
 }
 
 // Values no field of any spec takes: an object with an unknown key, a negative fraction, nested arrays.
-const wrongValues: [string, unknown][] = [
+export const wrongValues: [string, unknown][] = [
   ['an object with an unknown key', { __bad: 1 }],
   ['a negative fraction', -987654.5],
   ['nested arrays', [[[]]]],
@@ -40,7 +42,7 @@ const wrongValues: [string, unknown][] = [
 const generated: Case[] = Object.entries(controls).flatMap(([type, control]) => {
   const fields = Object.keys((workflowInputSchemas[type] as unknown as { shape: Record<string, unknown> }).shape);
   return [
-    ...fields.flatMap((field) => wrongValues.map(([what, value]) => ({ name: `${type}.${field} as ${what}`, type, input: { ...control, [field]: value }, path: field }))),
+    ...fields.flatMap((field) => wrongValues.map(([what, value], wrongValue) => ({ name: `${type}.${field} as ${what}`, type, input: { ...control, [field]: value }, path: field, wrongValue }))),
     { name: `${type} with an unknown key`, type, input: { ...control, colour: 'blue' }, path: '(top level)', message: /colour/ },
   ];
 });
@@ -55,7 +57,7 @@ const chosen: Case[] = [
   { name: 'a lifecycle name of 256 characters', type: 'imageLifecycle', input: { ...lc, name: 'n'.repeat(256) }, path: 'name', message: /at most 255/ },
   { name: 'a change id longer than a workflow id may be', type: 'rollbackBootParameters', input: { changeId: 'c'.repeat(1001) }, path: 'changeId', message: /at most 1000/ },
   { name: 'input nested 40 levels deep', type: 'importImage', input: { ...controls.importImage, extra: deep(40) }, path: '(top level)', message: /nested more than 32 levels/ },
-  { name: 'a caller-supplied resume', type: 'validateInitiators', input: { ...validation, resume: { nextBatch: 5 } }, path: '(top level)', message: /resume/ },
+  { name: 'a caller-supplied resume', type: 'validateInitiators', input: { ...validation, resume: { nextBatch: 5 } }, path: 'resume', message: /set by the workflow itself/ },
   { name: 'more than 100,000 nodes in all', type: 'updateBootParameters', input: { ...rollout, nodes: ['x1000c[0-7]s[0-7]b0n[0-999]', 'x1001c[0-7]s[0-7]b0n[0-999]'] }, path: 'nodes', message: /more than 100000 nodes in all/ },
   { name: 'a node set that does not parse', type: 'updateBootParameters', input: { ...rollout, nodes: 'x3000c0s[1-4b0n0' }, path: 'nodes', message: /unbalanced/ },
   { name: 'nodes that are not xnames', type: 'updateBootParameters', input: { ...rollout, nodes: 'nid[1-3]' }, path: 'nodes', message: /not node xnames/ },
