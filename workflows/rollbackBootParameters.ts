@@ -15,7 +15,7 @@ export async function rollbackBootParameters(raw: unknown): Promise<RestoreRepor
   status.detail('changeId', spec.changeId);
   status.step('restore and verify');
   // Waits for BSS as long as the retry budget says: a rollout that gave up on a BSS outage starts this.
-  const report = await attempt('restore BSS entries from the snapshot', () => bootParameterActivities.restoreBootParameters({ changeId: spec.changeId, nodes: spec.nodes })).catch((error: unknown) => {
+  const report = await attempt('restore BSS entries from the snapshot', (label) => bootParameterActivities(label).restoreBootParameters({ changeId: spec.changeId, nodes: spec.nodes })).catch((error: unknown) => {
     countRollback('failed');
     throw error;
   });

@@ -110,7 +110,7 @@ export async function validateInitiators(raw: unknown): Promise<ValidationSummar
     finishedAt: new Date().toISOString(),
     parts: batches.map((_, batch) => partUrl(reportDir, batch)),
   };
-  await attempt('write validation report', () => central.putJsonObject({ url: report, value: document }));
+  await attempt('write validation report', (label) => central(label).putJsonObject({ url: report, value: document }));
   if (progress.failed > 0) {
     status.step('failed');
     throw permanentFailure(FailureType.ValidationFailed, failureMessage(progress, nodes.length, report), summary);
@@ -128,7 +128,7 @@ function timeToContinueAsNew(spec: ParsedValidateInitiatorsSpec): boolean {
 
 /** The exported artifact's size as S3 reports it; its etag must be the one the LUN identity is derived from. */
 async function artifactSize(spec: ParsedValidateInitiatorsSpec): Promise<number> {
-  const head = await attempt('head exported artifact', () => central.headObject({ url: spec.rootfs.path }));
+  const head = await attempt('head exported artifact', (label) => central(label).headObject({ url: spec.rootfs.path }));
   if (!head) throw permanentFailure(FailureType.InvalidInput, `${spec.rootfs.path}: no such object in S3`);
   if (head.etag !== spec.rootfs.etag) {
     throw permanentFailure(FailureType.InvalidInput, `${spec.rootfs.path} has etag ${head.etag} in S3, not ${spec.rootfs.etag}: its export's LUN identity would not be the one given`);
