@@ -1,12 +1,14 @@
-// One rollout at a time per node. Each node's lock is an S3 object beside the snapshots, created only
-// if absent (If-None-Match: *) and naming the change holding it; a lock whose change no longer runs
-// (a terminated rollout) is taken over, conditional on the etag read, so two claimants cannot both win.
+// One change at a time per node. Each node's lock is an S3 object beside the snapshots, created only
+// if absent (If-None-Match: *) and naming the change holding it and the workflow doing it (the rollout,
+// or a rollback of the change); a lock whose workflow no longer runs (a terminated rollout) is taken
+// over, conditional on the etag read, so two claimants cannot both win.
 import { z } from 'zod';
 import { FailureType, permanentFailure } from '../../lib/failures';
 import { foldNodeset } from '../../lib/nodeset';
 import { ObjectChanged, type ObjectStore } from '../manifest/objectStore';
 
-const NodeLock = z.object({ changeId: z.string(), owner: z.string(), at: z.string() }).strict();
+/** `holder`: the workflow id holding the lock, when it is not the change id (a rollback's). */
+const NodeLock = z.object({ changeId: z.string(), holder: z.string().optional(), owner: z.string(), at: z.string() }).strict();
 type NodeLock = z.output<typeof NodeLock>;
 
 /** Locks claimed or released at once. */
@@ -29,8 +31,8 @@ export class NodeLocks {
   constructor(
     private readonly store: ObjectStore,
     private readonly prefix: string,
-    /** Whether the workflow of a change id still runs (a lock of one that does not is stale). */
-    private readonly isRunning: (changeId: string) => Promise<boolean>,
+    /** Whether a workflow still runs (a lock held by one that does not is stale). */
+    private readonly isRunning: (workflowId: string) => Promise<boolean>,
     private readonly onProgress: (done: number, total: number) => void = () => {},
   ) {}
 
@@ -43,10 +45,14 @@ export class NodeLocks {
     return read && { lock: NodeLock.parse(JSON.parse(read.text)), etag: read.etag };
   }
 
-  /** Claims every node for the change, or none: refused (NodesHeld) naming each holder's change id and its nodes. */
-  async claim(changeId: string, owner: string, nodes: string[]): Promise<void> {
+  /**
+   * Claims every node for the change, or none: refused (NodesHeld) naming each holder's change id and
+   * its nodes. `holder` is the claiming workflow (the rollout's id is the change id); locks held by
+   * `takeOverFrom` are taken over even while it runs (a rollback started by its rollout).
+   */
+  async claim(changeId: string, owner: string, nodes: string[], { holder = changeId, takeOverFrom }: { holder?: string; takeOverFrom?: string } = {}): Promise<void> {
     const held = new Map<string, string[]>();
-    const lock: NodeLock = { changeId, owner, at: new Date().toISOString() };
+    const lock: NodeLock = { changeId, ...(holder === changeId ? {} : { holder }), owner, at: new Date().toISOString() };
     const claimOne = async (node: string): Promise<void> => {
       try {
         await this.store.putJson(this.pathFor(node), lock, { ifAbsent: true });
@@ -56,8 +62,9 @@ export class NodeLocks {
       }
       const current = await this.holder(node);
       if (!current) return claimOne(node);
-      if (current.lock.changeId === changeId) return;
-      if (await this.isRunning(current.lock.changeId)) {
+      const currentHolder = holderOf(current.lock);
+      if (currentHolder === holder) return;
+      if (currentHolder !== takeOverFrom && (await this.isRunning(currentHolder))) {
         held.set(current.lock.changeId, [...(held.get(current.lock.changeId) ?? []), node]);
         return;
       }
@@ -70,17 +77,19 @@ export class NodeLocks {
     };
     await eachInPool(nodes, claimOne, this.onProgress);
     if (held.size) {
-      await this.release(changeId, nodes);
+      await this.release(holder, nodes);
       const holders = [...held].map(([holder, theirs]) => `change ${holder} holds ${foldNodeset(theirs)}`);
       throw permanentFailure(FailureType.NodesHeld, `another rollout is changing these nodes: ${holders.join('; ')}`, { holders: [...held.keys()] });
     }
   }
 
-  /** Releases the nodes this change holds; locks of other changes stay. */
-  async release(changeId: string, nodes: string[]): Promise<void> {
+  /** Releases the nodes this workflow holds (a rollout: its change id); locks of others stay. */
+  async release(holder: string, nodes: string[]): Promise<void> {
     await eachInPool(nodes, async (node) => {
       const current = await this.holder(node);
-      if (current?.lock.changeId === changeId) await this.store.delete(this.pathFor(node));
+      if (current && holderOf(current.lock) === holder) await this.store.delete(this.pathFor(node));
     }, this.onProgress);
   }
 }
+
+const holderOf = (lock: NodeLock) => lock.holder ?? lock.changeId;

@@ -255,6 +255,27 @@ describe('updateBootParameters', () => {
     });
   });
 
+  it('a rollback holds the nodes as a rollout does: refused naming the holder while another change holds them, nothing changed; it runs once they are free', async () => {
+    const nodes = await seedCompute('x1116c0s[0-3]b0n0');
+    const before = await bed.entries(nodes);
+    await run(async ({ client, taskQueue }) => {
+      // A change with a snapshot of every node (a dry run takes one and holds nothing).
+      const earlier = await client.workflow.execute(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-lock-earlier'), args: [spec(nodes, { dryRun: true })] });
+      const holder = await client.workflow.start(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-lock-holder'), args: [spec(nodes.slice(1, 3), { canarySize: 2, approval: { required: true } })] });
+      await untilStep(holder, 'awaiting approval');
+      const during = await bed.entries(nodes);
+      const refused = await failureOf(client.workflow.execute(rollbackBootParameters, { taskQueue, workflowId: uniqueId('bss-lock-rollback'), args: [{ changeId: earlier.changeId }] }));
+      expect(refused.type).toBe('NodesHeld');
+      expect(refused.message).toBe(`claim nodes: another rollout is changing these nodes: change ${holder.workflowId} holds x1116c0s[1-2]b0n0`);
+      expect(await bed.entries(nodes)).toEqual(during);
+      await holder.executeUpdate(approveUpdate, { args: [{ who: 'hana', reason: 'ok' }] });
+      await holder.result();
+      const restored = await client.workflow.execute(rollbackBootParameters, { taskQueue, workflowId: uniqueId('bss-lock-rollback'), args: [{ changeId: earlier.changeId }] });
+      expect(restored).toMatchObject({ changeId: earlier.changeId, nodes: 4 });
+    });
+    expect(await bed.entries(nodes)).toEqual(before);
+  });
+
   it('rolls back when cancelled while awaiting approval', async () => {
     const nodes = await seedCompute('x1103c0s[0-3]b0n0');
     const before = await bed.entries(nodes);
