@@ -9,12 +9,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { execa } from 'execa';
+import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CsmClient } from '../activities/csm/client';
 import { createS3Client } from '../activities/s3/client';
 import { tgtadm } from '../activities/tgt/tgtadm';
 import { devStack } from '../dev/config';
-import { workflowsPath } from '../workers/orchestrator';
 import { cases, controls, linesNaming, wrongValues } from './helpers/inputCorpus';
 import { connectClient, uniqueId } from './helpers/temporal';
 
@@ -24,6 +24,7 @@ import { connectClient, uniqueId } from './helpers/temporal';
 const fieldsSeen: Record<string, number> = {};
 const subset = cases.filter((c) => c.wrongValue === undefined || c.wrongValue === (fieldsSeen[`${c.type}.${c.path}`] ??= Object.keys(fieldsSeen).length) % wrongValues.length);
 
+const workflowsPath = createRequire(import.meta.url).resolve('../workflows/index.ts');
 const s3 = createS3Client(devStack.s3);
 const csm = new CsmClient(devStack.csm);
 
