@@ -31,7 +31,7 @@ export async function rollbackBootParameters(raw: unknown): Promise<RestoreRepor
     status.step('done');
     return report;
   } finally {
-    if (claim) await CancellationScope.nonCancellable(() => attempt('release nodes', (label) => bss(label).releaseNodes({ changeId, holder: workflowId, nodes: nodes! }), { budgetMs: 60_000 })).catch(() => undefined);
+    if (claim && nodes) await CancellationScope.nonCancellable(() => attempt('release nodes', (label) => bss(label).releaseNodes({ changeId, holder: workflowId, nodes }), { budgetMs: 60_000 })).catch(() => undefined);
   }
 }
 
