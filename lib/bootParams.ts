@@ -18,7 +18,7 @@
 //       refuses to mount a LUN with another identity
 //   bootimg.luks.key=<key reference>
 //       which key opens the LUKS container: a reference the initrd resolves, never key material
-import type { IscsiBootSpec } from './specs/bootParamsSpec';
+import type { IscsiBootSpec } from './specs/iscsiBootSpec';
 
 /** The fields of a BSS entry that say what a node boots. */
 export interface BootFields {

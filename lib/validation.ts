@@ -3,7 +3,7 @@
 import type { Expectation, NodeToCheck, NodeVerdict, ServerTarget } from './nodeChecks';
 import type { BootImage } from './bootParams';
 import { FailureType, permanentFailure } from './failures';
-import type { IscsiBootSpec } from './specs/bootParamsSpec';
+import type { IscsiBootSpec } from './specs/iscsiBootSpec';
 import { lunIdentity } from './lunIdentity';
 import type { FailureLine, ParsedValidateInitiatorsSpec, ValidationProgress } from './specs/validateSpec';
 

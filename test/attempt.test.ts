@@ -3,6 +3,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { withTestWorker } from './helpers/testWorker';
+import { attemptRowsOf } from './helpers/history';
 import { uniqueId } from './helpers/temporal';
 import { attemptProbe } from './workflows/attemptProbe';
 
@@ -64,6 +65,26 @@ describe('attempt(): workflow-driven retries visible in history', () => {
         'repair ManifestEtagFault for flaky step',
         'flaky step (attempt 4)',
       ]);
+    });
+  });
+
+  it('labels every call with its attempt when the calls come after an await (a repair of two calls)', async () => {
+    const { calls, activities } = scriptedActivities();
+    const failures = [
+      { type: 'ServiceUnavailable', nonRetryable: false },
+      { type: 'ManifestEtagFault', nonRetryable: true },
+    ];
+    await withTestWorker({ workflowsPath, activities }, async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('attempt-await');
+      const { result } = await client.workflow.execute(attemptProbe, { taskQueue, workflowId, args: [{ failures, repairType: 'ManifestEtagFault', awaitFirst: true }] });
+      expect(result).toBe('ok');
+      expect(calls).toEqual({ flaky: 3, repair: 2 });
+      const history = await client.workflow.getHandle(workflowId).fetchHistory();
+      const summaries = history.events!
+        .filter((e) => e.activityTaskScheduledEventAttributes)
+        .map((e) => defaultPayloadConverter.fromPayload(e.userMetadata!.summary!));
+      expect(summaries).toEqual(['flaky step', 'flaky step (attempt 2)', 'repair ManifestEtagFault for flaky step', 'repair ManifestEtagFault for flaky step', 'flaky step (attempt 3)']);
+      expect((await attemptRowsOf(client, workflowId)).map((row) => row.label)).toEqual(summaries);
     });
   });
 

@@ -38,8 +38,8 @@ export async function attachNodes(raw: unknown): Promise<AttachNodesResult> {
   status.step(`waiting for ${spec.nodes.length} node(s) in their initramfs (up to ${spec.waitSeconds} s each)`);
 
   await inLanes(chunks, spec.chunksInFlight, async (nodes, index) => {
-    const outcomes = await attempt(`attach nodes ${nodes[0]}… (chunk ${index + 1}/${chunks.length})`, (previous) =>
-      nodeSide.attachNodeChunk({
+    const outcomes = await attempt(`attach nodes ${nodes[0]}… (chunk ${index + 1}/${chunks.length})`, (label, previous) =>
+      nodeSide(label).attachNodeChunk({
         nodes,
         iscsi: spec.iscsi,
         ...(spec.chap ? { chap: spec.chap } : {}),

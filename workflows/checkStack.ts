@@ -18,10 +18,10 @@ export interface CheckStackResult {
 
 export async function checkStack(input: CheckStackInput): Promise<CheckStackResult> {
   const key = `check-stack/${Date.now()}.txt`;
-  const roundTrip = await attempt('S3 round trip', () =>
-    central.roundTripObject({ bucket: input.bucket, key, text: `written by checkStack at ${new Date().toISOString()}` }), quick);
+  const roundTrip = await attempt('S3 round trip', (label) =>
+    central(label).roundTripObject({ bucket: input.bucket, key, text: `written by checkStack at ${new Date().toISOString()}` }), quick);
   const iscsiServers = await Promise.all(
-    input.iscsiServers.map((server) => attempt(`list targets on ${server}`, () => onIscsiServer(server, { startToCloseTimeout: '30s' }).listTargets(), quick)),
+    input.iscsiServers.map((server) => attempt(`list targets on ${server}`, (label) => onIscsiServer(server, { startToCloseTimeout: '30s' })(label).listTargets(), quick)),
   );
   return {
     s3: {

@@ -33,18 +33,18 @@ export async function customizeImage(raw: unknown): Promise<CustomizeResult> {
   status.detail('cfsSession', sessionName);
 
   status.step('check image in IMS');
-  await attempt('check image in IMS', () => central.getImage({ imageId: spec.imageId }));
+  await attempt('check image in IMS', (label) => central(label).getImage({ imageId: spec.imageId }));
   status.step('CFS configuration');
-  await attempt(spec.layers ? 'update CFS configuration' : 'check CFS configuration', () =>
-    central.ensureConfiguration({
+  await attempt(spec.layers ? 'update CFS configuration' : 'check CFS configuration', (label) =>
+    central(label).ensureConfiguration({
       name: spec.configuration,
       layers: spec.layers?.map((l) => ({ name: l.name, clone_url: l.cloneUrl, playbook: l.playbook, commit: l.commit, branch: l.branch })),
     }),
   );
 
   status.step('create CFS session');
-  const { adopted } = await attempt('create CFS session', () =>
-    central.createImageSession({ sessionName, configuration: spec.configuration, imageId: spec.imageId, resultName: spec.resultName, requestId }),
+  const { adopted } = await attempt('create CFS session', (label) =>
+    central(label).createImageSession({ sessionName, configuration: spec.configuration, imageId: spec.imageId, resultName: spec.resultName, requestId }),
   );
 
   let session: CfsSession;
@@ -52,7 +52,7 @@ export async function customizeImage(raw: unknown): Promise<CustomizeResult> {
     status.step('wait for CFS session');
     session = await waitUntilDone(sessionName, Date.now() + spec.deadlineMinutes * 60_000, spec.pollIntervalSeconds * 1000);
   } catch (error) {
-    await CancellationScope.nonCancellable(() => attempt('delete CFS session', () => central.deleteSession({ sessionName })));
+    await CancellationScope.nonCancellable(() => attempt('delete CFS session', (label) => central(label).deleteSession({ sessionName })));
     throw error;
   }
 
@@ -71,8 +71,8 @@ async function waitUntilDone(sessionName: string, deadlineMs: number, pollInterv
     heartbeatTimeout: Math.max(3 * pollIntervalMs, 60_000),
     retry: { maximumAttempts: 1 },
   });
-  const outcome = await attempt('wait for CFS session', () =>
-    cfsWait.waitForSession({ sessionName, deadline: new Date(deadlineMs).toISOString(), pollIntervalMs }),
+  const outcome = await attempt('wait for CFS session', (label) =>
+    cfsWait(label).waitForSession({ sessionName, deadline: new Date(deadlineMs).toISOString(), pollIntervalMs }),
   );
   if (outcome.timedOut) {
     throw permanentFailure(

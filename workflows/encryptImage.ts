@@ -67,19 +67,19 @@ export async function encryptImage(raw: unknown): Promise<EncryptResult> {
   }
 
   status.step('choose encryption host');
-  const { host, taskQueue } = await attempt('choose encryption host', () => central.claimEncryptionHost());
+  const { host, taskQueue } = await attempt('choose encryption host', (label) => central(label).claimEncryptionHost());
   status.detail('encryptionHost', host);
   const hostActivities = onHost(taskQueue);
   const localFiles: string[] = [];
   try {
-    const keyId = spec.keyId ?? (await attempt('create LUKS key', () => hostActivities.createLuksKey())).keyId;
+    const keyId = spec.keyId ?? (await attempt('create LUKS key', (label) => hostActivities(label).createLuksKey())).keyId;
 
     status.step('stage rootfs');
-    const staged = await attempt('stage rootfs', () => hostActivities.stageForEncryption({ linkPath: rootfs.link.path, linkEtag: rootfs.link.etag!, md5: rootfs.md5! }), {
+    const staged = await attempt('stage rootfs', (label) => hostActivities(label).stageForEncryption({ linkPath: rootfs.link.path, linkEtag: rootfs.link.etag!, md5: rootfs.md5! }), {
       repairs: {
-        [FailureType.ManifestEtagFault]: async () => {
-          await central.repairManifest({ manifestPath });
-          ({ manifest } = await central.checkManifest({ manifestPath }));
+        [FailureType.ManifestEtagFault]: async (_failure, label) => {
+          await central(label).repairManifest({ manifestPath });
+          ({ manifest } = await central(label).checkManifest({ manifestPath }));
           rootfs = rootfsOf(manifest);
         },
       },
@@ -87,17 +87,17 @@ export async function encryptImage(raw: unknown): Promise<EncryptResult> {
     localFiles.push(staged.path);
 
     status.step('encrypt');
-    const container: ContainerResult = await attempt('encrypt rootfs', async () => {
+    const container: ContainerResult = await attempt('encrypt rootfs', async (label) => {
       const destination = `${staged.outputDir}/${spec.imageId}-${uuid4()}.luks`;
       localFiles.push(destination);
-      return hostActivities.encryptFile({ source: staged.path, destination, keyId, luksVersion: spec.luksVersion, sectorSize, ...(spec.pbkdf2Iterations ? { pbkdf2Iterations: spec.pbkdf2Iterations } : {}) });
+      return hostActivities(label).encryptFile({ source: staged.path, destination, keyId, luksVersion: spec.luksVersion, sectorSize, ...(spec.pbkdf2Iterations ? { pbkdf2Iterations: spec.pbkdf2Iterations } : {}) });
     });
     const containerFile = localFiles[localFiles.length - 1];
     status.detail('key', { keyId: container.keyId, fingerprint: container.fingerprint });
 
     status.step('verify');
-    const verification = await attempt('verify container', () =>
-      hostActivities.verifyEncryptedFile({
+    const verification = await attempt('verify container', (label) =>
+      hostActivities(label).verifyEncryptedFile({
         container: containerFile,
         source: staged.path,
         keyId: container.keyId,
@@ -112,10 +112,10 @@ export async function encryptImage(raw: unknown): Promise<EncryptResult> {
     const destination = nextTo(rootfs.link.path, 'rootfs.luks');
     const uploaded = await attempt(
       'upload container',
-      (previous) => hostActivities.uploadArtifact({ file: containerFile, ...destination, resume: previous?.heartbeatDetails }),
+      (label, previous) => hostActivities(label).uploadArtifact({ file: containerFile, ...destination, resume: previous?.heartbeatDetails }),
       { maxAttemptsByType: { [FailureType.ArtifactCorrupt]: 3 } },
     ).catch(async (error) => {
-      await CancellationScope.nonCancellable(() => attempt('abort container upload', () => central.abortUpload(destination)));
+      await CancellationScope.nonCancellable(() => attempt('abort container upload', (label) => central(label).abortUpload(destination)));
       throw error;
     });
 
@@ -134,13 +134,13 @@ export async function encryptImage(raw: unknown): Promise<EncryptResult> {
     };
     status.step('record in manifest');
     // Into the manifest as it is now (a conditional rewrite), not the copy read before the encryption.
-    await attempt('record container in manifest', () => central.putManifestArtifact({ manifestPath, artifact }));
+    await attempt('record container in manifest', (label) => central(label).putManifestArtifact({ manifestPath, artifact }));
     const checked = await readManifest();
     status.step('done');
     return { imageId: spec.imageId, encrypted: true, artifact, manifest: checked.link, verification, host };
   } finally {
     // The plaintext copy and the container are the host's scratch: gone whether this succeeded or not.
-    await CancellationScope.nonCancellable(() => attempt('remove local files', () => hostActivities.removeLocalFiles({ paths: localFiles }), { maxAttempts: 3 }).catch(() => undefined));
+    await CancellationScope.nonCancellable(() => attempt('remove local files', (label) => hostActivities(label).removeLocalFiles({ paths: localFiles }), { maxAttempts: 3 }).catch(() => undefined));
   }
 }
 

@@ -53,22 +53,22 @@ export async function exportImage(raw: unknown): Promise<ExportImageResult> {
   const exportOn = async (server: (typeof spec.servers)[number]): Promise<ExportResult> => {
     const agent = onIscsiServer(server.name);
     const iqn = targetIqnOf(placement, server.name);
-    const before = await attempt(`list exports on ${server.name}`, () => agent.listExports());
+    const before = await attempt(`list exports on ${server.name}`, (label) => agent(label).listExports());
     const serial = lunIdentity({ linkPath: artifact.path, linkEtag: artifact.etag }).serial;
     const existed = before.exports.some((e) => e.iqn === iqn && e.serial === serial);
     status.step(`stage and export on ${spec.servers.length} server(s)`);
-    const staged = await attempt(`stage on ${server.name}`, () => onIscsiServer(server.name, untilStopped).stageArtifact({ linkPath: artifact.path, linkEtag: artifact.etag, md5: artifact.md5 }), {
+    const staged = await attempt(`stage on ${server.name}`, (label) => onIscsiServer(server.name, untilStopped)(label).stageArtifact({ linkPath: artifact.path, linkEtag: artifact.etag, md5: artifact.md5 }), {
       maxAttemptsByType: { [FailureType.StagedFileCorrupt]: 3 },
       repairs: {
-        [FailureType.ManifestEtagFault]: async () => {
-          await central.repairManifest({ manifestPath: artifact.manifestPath });
+        [FailureType.ManifestEtagFault]: async (_failure, label) => {
+          await central(label).repairManifest({ manifestPath: artifact.manifestPath });
           artifact = await readArtifact();
         },
       },
     });
     if (!existed) started.push({ server: server.name, linkPath: artifact.path, linkEtag: artifact.etag });
-    return attempt(`export on ${server.name}`, () =>
-      onIscsiServer(server.name, untilStopped).ensureExport({
+    return attempt(`export on ${server.name}`, (label) =>
+      onIscsiServer(server.name, untilStopped)(label).ensureExport({
         linkPath: artifact.path,
         linkEtag: artifact.etag,
         placement,
@@ -92,7 +92,7 @@ export async function exportImage(raw: unknown): Promise<ExportImageResult> {
   const targetIqn = placement.layout === 'per-image' ? placement.targetIqn : undefined;
   await CancellationScope.nonCancellable(() =>
     Promise.all(
-      started.map((s) => attempt(`remove partial export on ${s.server}`, () => onIscsiServer(s.server).removeExport({ linkPath: s.linkPath, linkEtag: s.linkEtag, targetIqn }))),
+      started.map((s) => attempt(`remove partial export on ${s.server}`, (label) => onIscsiServer(s.server)(label).removeExport({ linkPath: s.linkPath, linkEtag: s.linkEtag, targetIqn }))),
     ),
   );
   throw failed.reason;

@@ -8,7 +8,8 @@
 import { executeChild, setHandler, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
 import { FailureType, permanentFailure } from '../lib/failures';
 import { MediaType } from '../lib/manifest';
-import type { ApprovalDecision, IscsiBootSpec } from '../lib/specs/bootParamsSpec';
+import type { ApprovalDecision } from '../lib/specs/bootParamsSpec';
+import type { IscsiBootSpec } from '../lib/specs/iscsiBootSpec';
 import { LifecycleSpec } from '../lib/specs/lifecycleSpec';
 import { attachNodes, type AttachNodesResult } from './attachNodes';
 import { customizeImage, type CustomizeResult } from './customizeImage';

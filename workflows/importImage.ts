@@ -28,11 +28,11 @@ export async function importImage(raw: unknown): Promise<ImportResult> {
   const sources = artifactKinds.flatMap((kind) => (spec[kind] ? [{ kind, source: spec[kind] }] : []));
 
   status.step('check sources');
-  await attempt('check sources', () => central.checkImportSources({ sources }));
+  await attempt('check sources', (label) => central(label).checkImportSources({ sources }));
 
   status.step('create IMS image record');
-  const image = await attempt('create IMS image record', () =>
-    central.ensureImage({ name: spec.name, arch: spec.arch, requestId: workflowInfo().workflowId }),
+  const image = await attempt('create IMS image record', (label) =>
+    central(label).ensureImage({ name: spec.name, arch: spec.arch, requestId: workflowInfo().workflowId }),
   );
   status.setImage(image.id);
   if (image.link) {
@@ -53,12 +53,12 @@ export async function importImage(raw: unknown): Promise<ImportResult> {
   const manifestPath = s3Url({ bucket: spec.bucket, key: `${image.id}/manifest.json` });
   const manifest: Manifest = { version: '1.0', created: new Date().toISOString(), artifacts };
   status.step('write manifest');
-  await attempt('write manifest', () => central.writeManifest({ manifestPath, manifest }));
+  await attempt('write manifest', (label) => central(label).writeManifest({ manifestPath, manifest }));
   status.step('check manifest');
   const checked = await checkedManifest(manifestPath);
 
   status.step('link manifest in IMS');
-  await attempt('link manifest in IMS', () => central.linkManifest({ imageId: image.id, link: checked.link }));
+  await attempt('link manifest in IMS', (label) => central(label).linkManifest({ imageId: image.id, link: checked.link }));
   status.step('done');
   return { imageId: image.id, adopted: image.adopted, manifest: checked.link, artifacts };
 }
@@ -68,17 +68,17 @@ const mediaTypes: Record<ArtifactKind, string> = { rootfs: MediaType.rootfs, ker
 async function importArtifact(spec: ParsedImportSpec, imageId: string, kind: ArtifactKind, source: ArtifactSource): Promise<ManifestArtifact> {
   if ('s3' in source) {
     // Seed 002: artifacts already in S3 stay where they are; md5 and etag still come from the data.
-    const digest = await attempt(`digest ${kind}`, () => streaming.digestObject({ url: source.s3 }));
+    const digest = await attempt(`digest ${kind}`, (label) => streaming(label).digestObject({ url: source.s3 }));
     return { link: { path: source.s3, etag: digest.etag, type: 's3' }, md5: digest.md5, type: mediaTypes[kind] };
   }
   const destination = { bucket: spec.bucket, key: `${imageId}/${kind}` };
   const uploaded = await attempt(
     `upload ${kind}`,
-    (previous) => streaming.uploadArtifact({ file: source.file, ...destination, partSizeMiB: spec.partSizeMiB, resume: previous?.heartbeatDetails }),
+    (label, previous) => streaming(label).uploadArtifact({ file: source.file, ...destination, partSizeMiB: spec.partSizeMiB, resume: previous?.heartbeatDetails }),
     { maxAttemptsByType: { [FailureType.ArtifactCorrupt]: 3 } },
   ).catch(async (error) => {
     // Given up or cancelled: leave no multipart upload behind (a retry above resumes instead).
-    await CancellationScope.nonCancellable(() => attempt(`abort upload of ${kind}`, () => central.abortUpload(destination)));
+    await CancellationScope.nonCancellable(() => attempt(`abort upload of ${kind}`, (label) => central(label).abortUpload(destination)));
     throw error;
   });
   return { link: { path: s3Url(destination), etag: uploaded.etag, type: 's3' }, md5: uploaded.md5, type: mediaTypes[kind] };

@@ -32,8 +32,8 @@ export async function repairManifests(raw: unknown = {}): Promise<RepairManifest
   const status = trackStatus('repair-manifests');
   status.step('list images');
   const images: ImageRecord[] = spec.imageIds
-    ? await Promise.all(spec.imageIds.map((imageId) => attempt(`get image ${imageId}`, () => central.getImage({ imageId }))))
-    : await attempt('list IMS images', () => central.listImages());
+    ? await Promise.all(spec.imageIds.map((imageId) => attempt(`get image ${imageId}`, (label) => central(label).getImage({ imageId }))))
+    : await attempt('list IMS images', (label) => central(label).listImages());
 
   const results: ImageRepair[] = [];
   for (let start = 0; start < images.length; start += spec.concurrency) {
@@ -52,7 +52,7 @@ async function repairOne(image: ImageRecord, dryRun: boolean): Promise<ImageRepa
   if (!image.link?.path) return { ...base, verdict: 'no-manifest' };
   const manifestPath = image.link.path;
   try {
-    const report = await attempt(`${dryRun ? 'check' : 'repair'} manifest of ${image.id}`, () => central.repairManifest({ manifestPath, dryRun }));
+    const report = await attempt(`${dryRun ? 'check' : 'repair'} manifest of ${image.id}`, (label) => central(label).repairManifest({ manifestPath, dryRun }));
     const unusable = report.invalid.length > 0 || report.unfixable.length > 0;
     const verdict: ImageVerdict = unusable
       ? 'unfixable'

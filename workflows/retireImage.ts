@@ -39,16 +39,16 @@ export async function retireImage(raw: unknown): Promise<RetireImageResult> {
   const status = trackStatus('retire', { imageId: spec.imageId });
 
   status.step('read manifest');
-  const image = await attempt('get image', () => central.getImage({ imageId: spec.imageId }));
+  const image = await attempt('get image', (label) => central(label).getImage({ imageId: spec.imageId }));
   const manifestPath = image.link?.path;
   if (!manifestPath) throw permanentFailure(FailureType.ManifestInvalid, `IMS image ${spec.imageId} has no manifest link: nothing says what its exports are`);
-  const manifest = await attempt('read manifest', () => central.loadManifest({ manifestPath }));
+  const manifest = await attempt('read manifest', (label) => central(label).loadManifest({ manifestPath }));
   const links = manifest.artifacts.flatMap((a) => (a.link.etag ? [{ type: a.type, linkPath: a.link.path, linkEtag: a.link.etag }] : []));
   const identities = links.map((link) => ({ type: link.type, ...lunIdentity(link) }));
 
   status.step('check BSS');
-  const booting = await attempt('find nodes booting the image', () =>
-    central.nodesBootingImage({ imageId: spec.imageId, artifactPaths: manifest.artifacts.map((a) => a.link.path), wwids: identities.map((i) => i.wwid), show: nodesNamed }),
+  const booting = await attempt('find nodes booting the image', (label) =>
+    central(label).nodesBootingImage({ imageId: spec.imageId, artifactPaths: manifest.artifacts.map((a) => a.link.path), wwids: identities.map((i) => i.wwid), show: nodesNamed }),
   );
   if (booting.count) {
     const more = booting.count > booting.first.length ? ` and ${booting.count - booting.first.length} more` : '';
@@ -65,19 +65,19 @@ export async function retireImage(raw: unknown): Promise<RetireImageResult> {
       const agent = onIscsiServer(name);
       const exports: string[] = [];
       if (spec.dryRun) {
-        const listed = await attempt(`list exports on ${name}`, () => agent.listExports());
+        const listed = await attempt(`list exports on ${name}`, (label) => agent(label).listExports());
         const serials = new Set(identities.map((i) => i.serial));
         exports.push(...listed.exports.filter((lun) => serials.has(lun.serial)).map((lun) => `would delete LUN ${lun.lun} of ${lun.iqn}`));
       } else {
         for (const identity of identities) {
-          const removed: RemoveResult = await attempt(`remove export of ${identity.linkPath} on ${name}`, () =>
-            agent.removeExport({ linkPath: identity.linkPath, linkEtag: identity.linkEtag }),
+          const removed: RemoveResult = await attempt(`remove export of ${identity.linkPath} on ${name}`, (label) =>
+            agent(label).removeExport({ linkPath: identity.linkPath, linkEtag: identity.linkEtag }),
           );
           exports.push(...removed.changes);
         }
       }
       const dropped = links.length
-        ? await attempt(`drop staged files on ${name}`, () => agent.dropStagedArtifacts({ links: links.map(({ linkPath, linkEtag }) => ({ linkPath, linkEtag })), dryRun: spec.dryRun }))
+        ? await attempt(`drop staged files on ${name}`, (label) => agent(label).dropStagedArtifacts({ links: links.map(({ linkPath, linkEtag }) => ({ linkPath, linkEtag })), dryRun: spec.dryRun }))
         : { dropped: [], kept: [] };
       return { server: name, exports, cacheFiles: dropped.dropped, keptCacheFiles: dropped.kept };
     }),

@@ -72,21 +72,21 @@ export async function updateBootParameters(raw: unknown): Promise<BootParameters
 
   status.step('check image manifest');
   const manifestPath = spec.manifestPath ?? (await manifestOfImage(spec.imageId!));
-  const image = await attempt('check image manifest', () => bss.resolveBootImage({ manifestPath, imageId: spec.imageId }));
+  const image = await attempt('check image manifest', (label) => bss(label).resolveBootImage({ manifestPath, imageId: spec.imageId }));
   const change: RolloutChange = { image, iscsi: spec.iscsi, missingHosts: spec.missingHosts, baseParams: spec.baseParams };
 
   // One rollout at a time per node (a dry run changes nothing and claims nothing).
   if (!spec.dryRun) {
     status.step('claim nodes');
-    await attempt('claim nodes', () => bss.claimNodes({ changeId, owner: `${workflowId}/${runId}`, nodes: spec.nodes }));
+    await attempt('claim nodes', (label) => bss(label).claimNodes({ changeId, owner: `${workflowId}/${runId}`, nodes: spec.nodes }));
   }
   try {
     status.step('snapshot BSS entries');
-    const snapshot = await attempt('snapshot BSS entries to S3', () => bss.snapshotBootParameters({ changeId, owner: `${workflowId}/${runId}`, nodes: spec.nodes }));
+    const snapshot = await attempt('snapshot BSS entries to S3', (label) => bss(label).snapshotBootParameters({ changeId, owner: `${workflowId}/${runId}`, nodes: spec.nodes }));
     status.detail('changeId', changeId);
     status.detail('snapshotPath', snapshot.snapshotPath);
     status.step('plan');
-    const plan = await attempt('plan boot parameters', () => bss.planBootParameters({ changeId, change }));
+    const plan = await attempt('plan boot parameters', (label) => bss(label).planBootParameters({ changeId, change }));
     const result: BootParametersResult = {
       changeId,
       snapshotPath: snapshot.snapshotPath,
@@ -111,7 +111,7 @@ export async function updateBootParameters(raw: unknown): Promise<BootParameters
       touched.push(...nodes);
       // Not cancellable: a PATCH must not land after the rollback that a cancellation starts.
       const report = await CancellationScope.nonCancellable(() =>
-        attempt(`apply batch ${batch} (${nodes.length} nodes)`, () => bss.applyBootParameters({ changeId, nodes, change })),
+        attempt(`apply batch ${batch} (${nodes.length} nodes)`, (label) => bss(label).applyBootParameters({ changeId, nodes, change })),
       ).catch((error) => {
         // Refused before any write: the rollback must leave these nodes (and the edit found there) alone.
         if (failureTypeOf(error) === FailureType.ChangedSinceSnapshot) untouch(nodes);
@@ -158,7 +158,7 @@ export async function updateBootParameters(raw: unknown): Promise<BootParameters
     }
   } finally {
     // A lock left behind (S3 unreachable) is stale once this workflow is closed: the next claim takes it over.
-    if (!spec.dryRun) await CancellationScope.nonCancellable(() => attempt('release nodes', () => bss.releaseNodes({ changeId }), { budgetMs: 60_000 })).catch(() => undefined);
+    if (!spec.dryRun) await CancellationScope.nonCancellable(() => attempt('release nodes', (label) => bss(label).releaseNodes({ changeId }), { budgetMs: 60_000 })).catch(() => undefined);
   }
 }
 

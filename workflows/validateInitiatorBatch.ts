@@ -56,14 +56,14 @@ export async function validateInitiatorBatch(input: ValidationBatchInput): Promi
   status.step(`check ${input.nodes.length} nodes`);
   await inLanes(chunks, input.chunksInFlight, async (nodes, index) => {
     const label = `check ${nodes[0].node}${nodes.length > 1 ? `…${nodes[nodes.length - 1].node}` : ''} (${nodes.length} nodes)`;
-    const { verdicts } = await attempt(label, () => initiators.checkInitiators({ ...input.check, nodes }), { maxAttempts: 3 });
+    const { verdicts } = await attempt(label, (tryLabel) => initiators(tryLabel).checkInitiators({ ...input.check, nodes }), { maxAttempts: 3 });
     results[index] = verdicts;
     nodesDone += verdicts.length;
     status.detail('progress', { nodesDone, nodesTotal: input.nodes.length });
   });
   const verdicts = results.flat();
   status.step('write report part');
-  await attempt('write report part', () => central.putJsonObject({ url: input.partUrl, value: { batch: input.batch, nodes: verdicts } }));
+  await attempt('write report part', (label) => central(label).putJsonObject({ url: input.partUrl, value: { batch: input.batch, nodes: verdicts } }));
   status.step('done');
   const failed = verdicts.filter((v) => !v.ok).length;
   countValidatedNodes(verdicts.length - failed, failed);

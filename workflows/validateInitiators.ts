@@ -10,7 +10,7 @@ import { continueAsNew, executeChild, workflowInfo } from '@temporalio/workflow'
 import type { Expectation } from '../activities/initiator/driver';
 import { inBatches } from '../lib/bootParams';
 import { FailureType, permanentFailure } from '../lib/failures';
-import { ValidateInitiatorsSpec, type FailureLine, type ParsedValidateInitiatorsSpec, type ValidationProgress } from '../lib/specs/validateSpec';
+import { CallerValidateInitiatorsSpec, ValidateInitiatorsSpec, type FailureLine, type ParsedValidateInitiatorsSpec, type ValidationProgress } from '../lib/specs/validateSpec';
 import { expectation, failureMessage, luksKeyIdOf, mergeFailures, mergeSkips, nodesToCheck, serverTargets } from '../lib/validation';
 import { central } from './support/activities';
 import { attempt } from './support/attempt';
@@ -35,11 +35,10 @@ export interface ValidationSummary {
 }
 
 export async function validateInitiators(raw: unknown): Promise<ValidationSummary> {
-  const spec = parseInput(ValidateInitiatorsSpec, raw, 'validation spec');
-  const status = trackStatus('validate', { imageId: spec.imageId });
   const { workflowId, continuedFromExecutionRunId } = workflowInfo();
-  // Progress carried over by continue-as-new only: a caller's `resume` would skip batches unchecked.
-  if (spec.resume && !continuedFromExecutionRunId) throw permanentFailure(FailureType.InvalidInput, 'invalid validation spec: resume: set by the workflow itself when it continues as new; not accepted from callers');
+  // Progress is carried over by continue-as-new only: a caller's `resume` would skip batches unchecked.
+  const spec = parseInput(continuedFromExecutionRunId ? ValidateInitiatorsSpec : CallerValidateInitiatorsSpec, raw, 'validation spec');
+  const status = trackStatus('validate', { imageId: spec.imageId });
   const reportDir = `${spec.reportPrefix.replace(/\/+$/, '')}/${workflowId}`;
   const targets = serverTargets(spec.iscsi.targets!);
   const nodes = nodesToCheck(spec);
@@ -111,7 +110,7 @@ export async function validateInitiators(raw: unknown): Promise<ValidationSummar
     finishedAt: new Date().toISOString(),
     parts: batches.map((_, batch) => partUrl(reportDir, batch)),
   };
-  await attempt('write validation report', () => central.putJsonObject({ url: report, value: document }));
+  await attempt('write validation report', (label) => central(label).putJsonObject({ url: report, value: document }));
   if (progress.failed > 0) {
     status.step('failed');
     throw permanentFailure(FailureType.ValidationFailed, failureMessage(progress, nodes.length, report), summary);
@@ -129,7 +128,7 @@ function timeToContinueAsNew(spec: ParsedValidateInitiatorsSpec): boolean {
 
 /** The exported artifact's size as S3 reports it; its etag must be the one the LUN identity is derived from. */
 async function artifactSize(spec: ParsedValidateInitiatorsSpec): Promise<number> {
-  const head = await attempt('head exported artifact', () => central.headObject({ url: spec.rootfs.path }));
+  const head = await attempt('head exported artifact', (label) => central(label).headObject({ url: spec.rootfs.path }));
   if (!head) throw permanentFailure(FailureType.InvalidInput, `${spec.rootfs.path}: no such object in S3`);
   if (head.etag !== spec.rootfs.etag) {
     throw permanentFailure(FailureType.InvalidInput, `${spec.rootfs.path} has etag ${head.etag} in S3, not ${spec.rootfs.etag}: its export's LUN identity would not be the one given`);

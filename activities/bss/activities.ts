@@ -70,10 +70,10 @@ const restorableFields = (entry: BssEntry): EntryFields => ({
 
 const heartbeat = (nodesDone: number, nodesTotal: number) => Context.current().heartbeat({ nodesDone, nodesTotal });
 
-/** A change id is its rollout's workflow id: asked of Temporal through the worker's client. */
-async function changeIsRunning(changeId: string): Promise<boolean> {
+/** Whether a lock's holder (a rollout, whose id is the change id, or a rollback) runs: asked of Temporal through the worker's client. */
+async function workflowIsRunning(workflowId: string): Promise<boolean> {
   try {
-    return (await Context.current().client.workflow.getHandle(changeId).describe()).status.name === 'RUNNING';
+    return (await Context.current().client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) return false;
     throw error;
@@ -83,7 +83,7 @@ async function changeIsRunning(changeId: string): Promise<boolean> {
 /** `lockPrefix`: where the node locks live, beside the snapshots by default. */
 export function createBssActivities(deps: { bss: BssClient; snapshots: SnapshotStore; store: ObjectStore; lockPrefix?: string }) {
   const { bss, snapshots, store } = deps;
-  const locks = new NodeLocks(store, deps.lockPrefix ?? snapshots.prefix, changeIsRunning);
+  const locks = new NodeLocks(store, deps.lockPrefix ?? snapshots.prefix, workflowIsRunning);
 
   function nodesOf(snapshot: BssSnapshot, nodes: string[] | undefined): string[] {
     if (!nodes) return snapshot.nodes;
@@ -145,13 +145,18 @@ export function createBssActivities(deps: { bss: BssClient; snapshots: SnapshotS
       return { count: nodes.length, first: nodes.slice(0, input.show) };
     },
 
-    /** One rollout at a time per node: claims all the nodes for the change, or refuses naming who holds them. */
-    async claimNodes(input: { changeId: string; owner: string; nodes: string[] }): Promise<void> {
-      await locks.claim(input.changeId, input.owner, input.nodes);
+    /** One change at a time per node: claims all the nodes for the change, or refuses naming who holds them (see NodeLocks.claim). */
+    async claimNodes(input: { changeId: string; owner: string; nodes: string[]; holder?: string; takeOverFrom?: string }): Promise<void> {
+      await locks.claim(input.changeId, input.owner, input.nodes, { holder: input.holder, takeOverFrom: input.takeOverFrom });
     },
 
-    async releaseNodes(input: { changeId: string }): Promise<void> {
-      await locks.release(input.changeId);
+    async releaseNodes(input: { changeId: string; holder?: string }): Promise<void> {
+      await locks.release(input.holder ?? input.changeId);
+    },
+
+    /** The nodes a rollback of the change restores: the given ones (each in the snapshot), or all of the snapshot's. */
+    async nodesOfChange(input: { changeId: string; nodes?: string[] }): Promise<string[]> {
+      return nodesOf(await snapshots.require(input.changeId), input.nodes);
     },
 
     /** Every node's entry, stored once in S3 under the change id; a retry of the same run adopts it. */

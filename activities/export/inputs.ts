@@ -2,7 +2,7 @@
 // They reuse the workflow spec's checked names, so nothing that reaches targetcli or tgtadm is unchecked
 // even when an activity is called directly.
 import { z } from 'zod';
-import { ChapRefs, Initiators, IscsiName, Portal } from '../../lib/specs/exportSpec';
+import { ChapRefs, Initiators, IscsiName, Portal, restrictsAccess } from '../../lib/specs/exportSpec';
 
 export const ArtifactLinkInput = z.object({
   linkPath: z.string().startsWith('s3://'),
@@ -27,7 +27,7 @@ export const ExportInput = ArtifactLinkInput.extend({
   initiators: Initiators,
   chap: ChapRefs.optional(),
   portals: z.array(Portal),
-}).refine((input) => input.placement.layout === 'per-image' || (input.initiators === 'generate-node-acls' && !input.chap), {
+}).refine((input) => input.placement.layout === 'per-image' || !restrictsAccess(input), {
   message: 'the sbps layout is open access on a target every image shares: ACLs and CHAP need the per-image layout',
   path: ['placement'],
 });

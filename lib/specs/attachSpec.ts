@@ -3,7 +3,8 @@
 // id, the CHAP credentials by secret names). The nodes must be waiting for exactly this image: their
 // kernel command line must name this WWID and these references, or nothing is pushed to them.
 import { z } from 'zod';
-import { IscsiBootSpec, NodeSet } from './bootParamsSpec';
+import { NodeSet } from './bootParamsSpec';
+import { IscsiBootSpec } from './iscsiBootSpec';
 import { ChapRefs } from './exportSpec';
 import { retryField } from './retrySpec';
 

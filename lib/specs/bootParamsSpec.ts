@@ -4,6 +4,8 @@ import { NodeNames } from './nodeNames';
 import { S3UrlField } from './importSpec';
 import { Minutes, week } from './minutes';
 import { retryField } from './retrySpec';
+import { IscsiBootSpec } from './iscsiBootSpec';
+import { CanaryValidationOptions } from './validateSpec';
 
 /** A node's component name, as BSS keys its entries. */
 export const nodeXnamePattern = /^x\d{1,4}c\d{1,2}s\d{1,2}b\d{1,2}n\d{1,2}$/;
@@ -13,31 +15,6 @@ export const NodeSet = NodeNames.superRefine((nodes, ctx) => {
   const bad = nodes.filter((node) => !nodeXnamePattern.test(node));
   if (bad.length) ctx.addIssue({ code: 'custom', message: `not node xnames (x<cabinet>c<chassis>s<slot>b<bmc>n<node>): ${bad.slice(0, 10).join(', ')}${bad.length > 10 ? ` and ${bad.length - 10} more` : ''}` });
 });
-
-/** A secret's reference (a key id or secret name): resolved by the initrd, never the secret itself. */
-const SecretReference = (what: string) => z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, `a ${what} reference is a name or id (letters, digits, . _ : / -), never the ${what}`);
-
-export const IscsiTarget = z
-  .object({
-    iqn: z.string().regex(/^iqn\.\d{4}-\d{2}\.[^\s,@]+$/, 'not an iSCSI qualified name (iqn.YYYY-MM.authority[:name])'),
-    address: z.string().regex(/^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:]+\]$/, 'not a host name, IPv4 address or [IPv6] address'),
-    port: z.number().int().min(1).max(65535).default(3260),
-  })
-  .strict();
-
-/** The boot parameters our iSCSI + LUKS root needs; each is set or replaced when given, left alone otherwise. */
-export const IscsiBootSpec = z
-  .object({
-    /** Every target portal the initrd may log into (one per server portal: multipath). */
-    targets: z.array(IscsiTarget).min(1, 'give at least one target').optional(),
-    /** The multipath WWID of the exported LUN ("3" + NAA designator), e.g. the SBPS marshal's 36001405<digest[0:25]>. */
-    lunWwid: z.string().regex(/^3[0-9a-f]{16,32}$/, 'not a SCSI WWID ("3" followed by 16 to 32 lower-case hex digits)').optional(),
-    /** The node's CHAP credentials, by reference: what the attach phase pushes and the initrd waits for. */
-    chapRef: SecretReference('CHAP').optional(),
-    luksKeyRef: SecretReference('key').optional(),
-  })
-  .strict();
-export type IscsiBootSpec = z.output<typeof IscsiBootSpec>;
 
 export const MissingHostPolicy = z.enum(['refuse', 'create']);
 export type MissingHostPolicy = z.output<typeof MissingHostPolicy>;
@@ -59,9 +36,9 @@ export const UpdateBootParametersFields = z
       .object({ required: z.boolean(), timeoutMinutes: Minutes(week, 'a week').default(24 * 60) })
       .strict()
       .default({ required: false, timeoutMinutes: 24 * 60 }),
-    /** Runs the `validateInitiators` workflow on the canary; `options` are passed on to it as they are. */
+    /** Runs the `validateInitiators` workflow on the canary with these options (how nodes log in, which checks); the rollout gives it the nodes and the image. */
     validate: z
-      .object({ timeoutMinutes: Minutes(week, 'a week').default(60), options: z.record(z.string(), z.unknown()).default({}) })
+      .object({ timeoutMinutes: Minutes(week, 'a week').default(60), options: CanaryValidationOptions })
       .strict()
       .optional(),
     /** A node with no BSS entry: refuse the whole rollout (an unknown xname?), or create its entry from `baseParams`. */

@@ -64,13 +64,15 @@ const ExportPlacementFields = z.object({
 
 type PlacementFields = z.infer<typeof ExportPlacementFields>;
 
+/** ACLs or CHAP: what the sbps layout's open target, shared by every image, must never get. */
+export const restrictsAccess = (spec: Pick<PlacementFields, 'initiators' | 'chap'>): boolean => spec.initiators !== 'generate-node-acls' || Boolean(spec.chap);
+
 /** The layout an export gets: the one asked for, else per-image when it restricts access. */
-export const layoutOf = (spec: Pick<PlacementFields, 'layout' | 'initiators' | 'chap'>): ExportLayout =>
-  spec.layout ?? (spec.initiators !== 'generate-node-acls' || spec.chap ? 'per-image' : 'sbps');
+export const layoutOf = (spec: Pick<PlacementFields, 'layout' | 'initiators' | 'chap'>): ExportLayout => spec.layout ?? (restrictsAccess(spec) ? 'per-image' : 'sbps');
 
 function layoutRules(spec: PlacementFields, ctx: z.RefinementCtx) {
   if (spec.layout === 'sbps') {
-    if (spec.initiators !== 'generate-node-acls' || spec.chap) {
+    if (restrictsAccess(spec)) {
       ctx.addIssue({
         code: 'custom',
         path: ['layout'],

@@ -8,7 +8,7 @@ import { EncryptOptions } from './encryptSpec';
 import { ExportPlacement } from './exportSpec';
 import { ImportSpec } from './importSpec';
 import { RetrySpec } from './retrySpec';
-import { ValidateInitiatorsSpec } from './validateSpec';
+import { ValidationOfExport } from './validateSpec';
 
 export const LifecycleSpec = z
   .object({
@@ -25,7 +25,7 @@ export const LifecycleSpec = z
      * From the nodes' side, before their boot parameters change: every node reaches every server and
      * opens the exported LUN (targets, WWID, LUKS UUID and key come from the earlier phases).
      */
-    validate: ValidateInitiatorsSpec.omit({ imageId: true, manifestPath: true, rootfs: true, iscsi: true, resume: true, retry: true }).optional(),
+    validate: ValidationOfExport.optional(),
     /** Every phase's retry budget: each phase's workflow gets it. */
     retry: RetrySpec,
     bootParameters: UpdateBootParametersFields.omit({ imageId: true, manifestPath: true, retry: true }).refine(...baseParamsRule).optional(),

@@ -10,7 +10,7 @@ import { ImportSpec } from './importSpec';
 import { LifecycleSpec } from './lifecycleSpec';
 import { RepairManifestsSpec } from './repairSpec';
 import { RetireImageSpec } from './retireSpec';
-import { ValidateInitiatorsSpec } from './validateSpec';
+import { CallerValidateInitiatorsSpec } from './validateSpec';
 
 export const workflowInputSchemas: Record<string, z.ZodType> = {
   imageLifecycle: LifecycleSpec,
@@ -21,8 +21,7 @@ export const workflowInputSchemas: Record<string, z.ZodType> = {
   encryptImage: EncryptSpec,
   updateBootParameters: UpdateBootParametersSpec,
   rollbackBootParameters: RollbackBootParametersSpec,
-  // `resume` is the workflow's own, for continue-as-new.
-  validateInitiators: ValidateInitiatorsSpec.omit({ resume: true }),
+  validateInitiators: CallerValidateInitiatorsSpec,
   retireImage: RetireImageSpec,
   attachNodes: AttachNodesSpec,
 };

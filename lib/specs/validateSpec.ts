@@ -3,7 +3,7 @@
 // and the fan-out limits. References only: CHAP by secret names, the LUKS key by key id.
 import { z } from 'zod';
 import { NodeNames } from './nodeNames';
-import { IscsiBootSpec } from './bootParamsSpec';
+import { IscsiBootSpec } from './iscsiBootSpec';
 import { S3UrlField } from './importSpec';
 import { SecretRef } from './exportSpec';
 import { retryField } from './retrySpec';
@@ -102,3 +102,14 @@ export const ValidateInitiatorsSpec = z
   .strict();
 export type ValidateInitiatorsSpec = z.input<typeof ValidateInitiatorsSpec>;
 export type ParsedValidateInitiatorsSpec = z.output<typeof ValidateInitiatorsSpec>;
+
+/** What a caller may start a validation with: `resume` is the workflow's own, carried over by continue-as-new. */
+export const CallerValidateInitiatorsSpec = ValidateInitiatorsSpec.extend({
+  resume: z.undefined({ error: 'set by the workflow itself when it continues as new; not accepted from callers' }).optional(),
+});
+
+/** What a caller gives to validate an export that the lifecycle or a rollout names (image, LUN identity, targets, retries). */
+export const ValidationOfExport = ValidateInitiatorsSpec.omit({ imageId: true, manifestPath: true, rootfs: true, iscsi: true, resume: true, retry: true });
+
+/** A rollout's canary validation: the nodes are the canary's too. */
+export const CanaryValidationOptions = ValidationOfExport.omit({ nodes: true });

@@ -66,6 +66,12 @@ export async function startBssTestBed() {
 }
 export type BssTestBed = Awaited<ReturnType<typeof startBssTestBed>>;
 
+/** What the stand-in validation of test/bss/workflows.ts does: the nodes it fails, how long it takes. */
+export interface StandInVerdict {
+  failNodes: string[];
+  takesMs: number;
+}
+
 export interface TestImage {
   imageId: string;
   manifestPath: string;

@@ -12,18 +12,25 @@ import { execa } from 'execa';
 import { devStack } from '../../dev/config';
 import { uniqueId } from '../helpers/temporal';
 import { withTestWorker } from '../helpers/testWorker';
-import { bssPath, computeParams, ncnParams, oldArtifacts, putTestImage, startBssTestBed, workflowsPath, type BssTestBed, type TestImage } from './helpers';
+import { bssPath, computeParams, ncnParams, oldArtifacts, putTestImage, startBssTestBed, workflowsPath, type BssTestBed, type StandInVerdict, type TestImage } from './helpers';
 
 let bed: BssTestBed;
 let image: TestImage;
+let standIn: StandInVerdict = { failNodes: [], takesMs: 0 };
 beforeAll(async () => {
   bed = await startBssTestBed();
   image = await putTestImage();
 });
-afterEach(() => bed.h.expectNoViolations());
+afterEach(() => {
+  bed.h.expectNoViolations();
+  standIn = { failNodes: [], takesMs: 0 };
+});
 afterAll(() => bed.h.close());
 
-const run = <T>(body: (context: { client: Client; taskQueue: string }) => Promise<T>) => withTestWorker({ workflowsPath, activities: bed.activities }, body);
+const run = <T>(body: (context: { client: Client; taskQueue: string }) => Promise<T>) =>
+  withTestWorker({ workflowsPath, activities: { ...bed.activities, standInVerdict: async () => standIn } }, body);
+/** The canary validation's options: how the nodes would log in (the stand-in checks none). */
+const validate = { options: { initiator: { driver: 'open-iscsi' } } };
 
 async function untilStep(handle: WorkflowHandle, step: string) {
   for (let i = 0; i < 300; i++) {
@@ -77,7 +84,7 @@ describe('updateBootParameters', () => {
       const handle = await client.workflow.start(updateBootParameters, {
         taskQueue,
         workflowId: uniqueId('bss-rollout'),
-        args: [spec(all, { iscsi, canarySize: 10, batchSize: 200, concurrency: 3, validate: { options: {} }, approval: { required: true } })],
+        args: [spec(all, { iscsi, canarySize: 10, batchSize: 200, concurrency: 3, validate, approval: { required: true } })],
       });
       await untilStep(handle, 'awaiting approval');
       const waiting = await handle.query(statusQuery);
@@ -130,12 +137,13 @@ describe('updateBootParameters', () => {
   it('rolls back when validation fails on the canary, naming the failing nodes', async () => {
     const nodes = await seedCompute('x1101c0s[0-9]b0n[0-3]');
     const before = await bed.entries(nodes);
+    standIn = { failNodes: [nodes[2]], takesMs: 0 };
     const failure = await run(({ client, taskQueue }) =>
       failureOf(
         client.workflow.execute(updateBootParameters, {
           taskQueue,
           workflowId: uniqueId('bss-canary'),
-          args: [spec(nodes, { canarySize: 4, validate: { options: { failNodes: [nodes[2]] } } })],
+          args: [spec(nodes, { canarySize: 4, validate })],
         }),
       ),
     );
@@ -146,11 +154,12 @@ describe('updateBootParameters', () => {
 
   it('approval is taken only while awaiting it: an earlier approve update is refused, a signal ignored', async () => {
     const nodes = await seedCompute('x1109c0s[0-3]b0n0');
+    standIn = { failNodes: [], takesMs: 3000 };
     await run(async ({ client, taskQueue }) => {
       const handle = await client.workflow.start(updateBootParameters, {
         taskQueue,
         workflowId: uniqueId('bss-early'),
-        args: [spec(nodes, { validate: { options: { takesMs: 3000 } }, approval: { required: true } })],
+        args: [spec(nodes, { validate, approval: { required: true } })],
       });
       await untilStep(handle, 'validate canary');
       await expect(handle.executeUpdate(approveUpdate, { args: [{ who: 'carol', reason: 'eager' }] })).rejects.toMatchObject({ cause: { message: expect.stringContaining('not awaiting approval') } });
@@ -168,12 +177,13 @@ describe('updateBootParameters', () => {
     const nodes = await seedCompute('x1113c0s[0-3]b0n0');
     const imagectl = (args: string[]) =>
       execa('tsx', ['cli/imagectl.ts', ...args, '--json'], { reject: false, env: { TEMPORAL_ADDRESS: devStack.temporal.address, USER: 'erin' } });
+    standIn = { failNodes: [], takesMs: 6000 };
     await run(async ({ client, taskQueue }) => {
       const workflowId = uniqueId('bss-imagectl');
       const handle = await client.workflow.start(updateBootParameters, {
         taskQueue,
         workflowId,
-        args: [spec(nodes, { validate: { options: { takesMs: 6000 } }, approval: { required: true } })],
+        args: [spec(nodes, { validate, approval: { required: true } })],
       });
       await untilStep(handle, 'validate canary');
       const early = await imagectl(['approve', workflowId, '--reason', 'eager']);
@@ -243,6 +253,27 @@ describe('updateBootParameters', () => {
       const taken = await client.workflow.execute(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-lock-d'), args: [spec(nodes)] });
       expect(taken.batches.reduce((sum, b) => sum + b.count, 0)).toBe(6);
     });
+  });
+
+  it('a rollback holds the nodes as a rollout does: refused naming the holder while another change holds them, nothing changed; it runs once they are free', async () => {
+    const nodes = await seedCompute('x1116c0s[0-3]b0n0');
+    const before = await bed.entries(nodes);
+    await run(async ({ client, taskQueue }) => {
+      // A change with a snapshot of every node (a dry run takes one and holds nothing).
+      const earlier = await client.workflow.execute(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-lock-earlier'), args: [spec(nodes, { dryRun: true })] });
+      const holder = await client.workflow.start(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-lock-holder'), args: [spec(nodes.slice(1, 3), { canarySize: 2, approval: { required: true } })] });
+      await untilStep(holder, 'awaiting approval');
+      const during = await bed.entries(nodes);
+      const refused = await failureOf(client.workflow.execute(rollbackBootParameters, { taskQueue, workflowId: uniqueId('bss-lock-rollback'), args: [{ changeId: earlier.changeId }] }));
+      expect(refused.type).toBe('NodesHeld');
+      expect(refused.message).toBe(`claim nodes: another rollout is changing these nodes: change ${holder.workflowId} holds x1116c0s[1-2]b0n0`);
+      expect(await bed.entries(nodes)).toEqual(during);
+      await holder.executeUpdate(approveUpdate, { args: [{ who: 'hana', reason: 'ok' }] });
+      await holder.result();
+      const restored = await client.workflow.execute(rollbackBootParameters, { taskQueue, workflowId: uniqueId('bss-lock-rollback'), args: [{ changeId: earlier.changeId }] });
+      expect(restored).toMatchObject({ changeId: earlier.changeId, nodes: 4 });
+    });
+    expect(await bed.entries(nodes)).toEqual(before);
   });
 
   it('rolls back when cancelled while awaiting approval', async () => {

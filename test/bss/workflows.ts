@@ -1,13 +1,18 @@
 // The workflows a boot parameters test worker registers: the real ones, and a stand-in for
-// `validateInitiators` that fails on the nodes it is told to.
-import { ApplicationFailure, sleep } from '@temporalio/workflow';
+// `validateInitiators` that checks no node: the test's `standInVerdict` activity says which nodes fail
+// and how long the check takes (its input is a real validation's, held to the rollout's schema).
+import { ApplicationFailure, proxyActivities, sleep } from '@temporalio/workflow';
+import type { StandInVerdict } from './helpers';
 
 export { updateBootParameters } from '../../workflows/updateBootParameters';
 export { rollbackBootParameters } from '../../workflows/rollbackBootParameters';
 
-export async function validateInitiators(input: { nodes: string[]; failNodes?: string[]; takesMs?: number }): Promise<{ passed: number }> {
-  if (input.takesMs) await sleep(input.takesMs);
-  const failing = input.nodes.filter((node) => input.failNodes?.includes(node));
+const { standInVerdict } = proxyActivities<{ standInVerdict(): Promise<StandInVerdict> }>({ startToCloseTimeout: '1m' });
+
+export async function validateInitiators(input: { nodes: string[] }): Promise<{ passed: number }> {
+  const { failNodes, takesMs } = await standInVerdict();
+  if (takesMs) await sleep(takesMs);
+  const failing = input.nodes.filter((node) => failNodes.includes(node));
   if (failing.length) {
     throw ApplicationFailure.create({
       type: 'ValidationFailed',

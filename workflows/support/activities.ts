@@ -1,24 +1,19 @@
 // Activity stubs for workflows. Every stub makes exactly one attempt: retries are the workflow's
-// (see attempt.ts), so each one is an event in the history that operators read. Each call carries
-// the label of the attempt that made it as its summary, which the Temporal UI and imagectl show.
+// (see attempt.ts), so each one is an event in the history that operators read. Stubs are taken
+// per call with the label of the attempt making it (`central(label).getImage(...)`), the call's
+// summary, which the Temporal UI and imagectl show.
 import { proxyActivities, type ActivityInterfaceFor, type ActivityOptions } from '@temporalio/workflow';
 import type { BssActivities } from '../../activities/bss/activities';
 import type { IscsiServerActivities } from '../../activities/iscsiServer';
 import type { OrchestratorActivities } from '../../activities/orchestrator';
 import { iscsiServerTaskQueue } from '../../lib/taskQueues';
-import { currentAttemptLabel } from './attempt';
 
 const singleAttempt = { maximumAttempts: 1 };
 
-export function labelledActivities<A>(options: ActivityOptions): ActivityInterfaceFor<A> {
-  const stubs = proxyActivities<A>(options) as Record<string, ActivityInterfaceFor<A>[keyof A]>;
-  return new Proxy(stubs, {
-    get(target, name: string) {
-      const stub = target[name] as unknown as { executeWithOptions(o: ActivityOptions, args: unknown[]): Promise<unknown> };
-      return (...args: unknown[]) => stub.executeWithOptions({ ...options, summary: currentAttemptLabel() ?? name }, args);
-    },
-  }) as ActivityInterfaceFor<A>;
-}
+export const labelledActivities =
+  <A>(options: ActivityOptions) =>
+  (label: string): ActivityInterfaceFor<A> =>
+    proxyActivities<A>({ ...options, summary: label });
 
 /** Quick calls to S3 and the CSM services. */
 export const central = labelledActivities<OrchestratorActivities>({

@@ -39,8 +39,8 @@ export interface AttemptOptions {
   maxIntervalMs?: number;
   /** Per failure type, a bound on tries for that type (e.g. re-uploads on a corrupt ETag); a repaired type has 3 by default. */
   maxAttemptsByType?: Record<string, number>;
-  /** Per failure type, a repair to run before the next try; the failure is then retried even if non-retryable. */
-  repairs?: Record<string, (failure: PreviousAttempt) => Promise<unknown>>;
+  /** Per failure type, a repair to run before the next try, given the label its activities carry; the failure is then retried even if non-retryable. */
+  repairs?: Record<string, (failure: PreviousAttempt, label: string) => Promise<unknown>>;
 }
 
 /** This workflow's attempts, oldest first (module state is per workflow execution in the SDK). */
@@ -61,21 +61,11 @@ export function useRetryBudget(budget: RetryBudget): void {
 
 const repairedTypeLimit = 3;
 
-let labelOfCallInProgress: string | undefined;
-
-/** The label of the attempt whose synchronous start is running: activity stubs use it as summary. */
-export const currentAttemptLabel = () => labelOfCallInProgress;
-
-function startLabelled<T>(label: string, run: () => Promise<T>): Promise<T> {
-  labelOfCallInProgress = label;
-  try {
-    return run();
-  } finally {
-    labelOfCallInProgress = undefined;
-  }
-}
-
-export async function attempt<T>(label: string, run: (previous?: PreviousAttempt) => Promise<T>, options: AttemptOptions = {}): Promise<T> {
+/**
+ * Runs a step until it succeeds or its budget is spent. `run` gets the try's label (the step's, then
+ * "<step> (attempt N)"), which its activity calls carry as their summary (stubs of ./activities take it).
+ */
+export async function attempt<T>(label: string, run: (label: string, previous?: PreviousAttempt) => Promise<T>, options: AttemptOptions = {}): Promise<T> {
   const maxAttempts = options.maxAttempts ?? Infinity;
   const budgetMs = options.budgetMs ?? retryBudget.budgetMs;
   const maxIntervalMs = options.maxIntervalMs ?? retryBudget.maxIntervalMs;
@@ -96,7 +86,7 @@ export async function attempt<T>(label: string, run: (previous?: PreviousAttempt
         message: failure?.message,
       });
     try {
-      const result = await startLabelled(tryNumber > 1 ? `${label} (attempt ${tryNumber})` : label, () => run(previous));
+      const result = await run(tryNumber > 1 ? `${label} (attempt ${tryNumber})` : label, previous);
       record('succeeded');
       return result;
     } catch (error) {
@@ -112,14 +102,15 @@ export async function attempt<T>(label: string, run: (previous?: PreviousAttempt
       if (exhausted || (!repair && !isRetryable(error))) throw giveUp(label, tryNumber, failure, error, Date.now() - firstStarted);
       if (repair) {
         const repairStarted = Date.now();
+        const repairLabel = `repair ${failure.failureType} for ${label}`;
         try {
-          await startLabelled(`repair ${failure.failureType} for ${label}`, () => repair(failure));
-          attemptJournal.push({ label: `repair ${failure.failureType} for ${label}`, attempt: tryNumber, startedAt: new Date(repairStarted).toISOString(), durationMs: Date.now() - repairStarted, outcome: 'repaired', failureType: failure.failureType });
+          await repair(failure, repairLabel);
+          attemptJournal.push({ label: repairLabel, attempt: tryNumber, startedAt: new Date(repairStarted).toISOString(), durationMs: Date.now() - repairStarted, outcome: 'repaired', failureType: failure.failureType });
           countRepair(failure.failureType, 'repaired');
         } catch (repairError) {
           if (isCancellation(repairError)) throw repairError;
           const repairFailure = describeFailure(repairError, tryNumber);
-          attemptJournal.push({ label: `repair ${failure.failureType} for ${label}`, attempt: tryNumber, startedAt: new Date(repairStarted).toISOString(), durationMs: Date.now() - repairStarted, outcome: 'repair-failed', failureType: repairFailure.failureType, message: repairFailure.message });
+          attemptJournal.push({ label: repairLabel, attempt: tryNumber, startedAt: new Date(repairStarted).toISOString(), durationMs: Date.now() - repairStarted, outcome: 'repair-failed', failureType: repairFailure.failureType, message: repairFailure.message });
           countRepair(failure.failureType, 'repair-failed');
           throw giveUp(label, tryNumber, repairFailure, repairError, Date.now() - firstStarted);
         }

@@ -5,7 +5,7 @@ import { attempt } from './attempt';
 
 /** The IMS image and its manifest's S3 path; ManifestInvalid (non-retryable) when it has no link. */
 export async function imageWithManifest(imageId: string, label = 'get image', what = `IMS image ${imageId}`) {
-  const image = await attempt(label, () => central.getImage({ imageId }));
+  const image = await attempt(label, (tryLabel) => central(tryLabel).getImage({ imageId }));
   const manifestPath = image.link?.path;
   if (!manifestPath) throw permanentFailure(FailureType.ManifestInvalid, `${what} has no manifest link`);
   return { image, manifestPath };
@@ -13,6 +13,6 @@ export async function imageWithManifest(imageId: string, label = 'get image', wh
 
 /** The manifest checked against S3; missing, null or stale etags are repaired in place first (a recorded attempt). */
 export const checkedManifest = (manifestPath: string, label = 'check manifest') =>
-  attempt(label, () => central.checkManifest({ manifestPath }), {
-    repairs: { [FailureType.ManifestEtagFault]: () => central.repairManifest({ manifestPath }) },
+  attempt(label, (tryLabel) => central(tryLabel).checkManifest({ manifestPath }), {
+    repairs: { [FailureType.ManifestEtagFault]: (_failure, repairLabel) => central(repairLabel).repairManifest({ manifestPath }) },
   });
