@@ -70,6 +70,8 @@ export type BssTestBed = Awaited<ReturnType<typeof startBssTestBed>>;
 export interface StandInVerdict {
   failNodes: string[];
   takesMs: number;
+  /** Checks until the test sends it the `finishValidation` signal (a step the test must catch in progress). */
+  untilSignalled?: boolean;
 }
 
 export interface TestImage {

@@ -154,7 +154,7 @@ describe('updateBootParameters', () => {
 
   it('approval is taken only while awaiting it: an earlier approve update is refused, a signal ignored', async () => {
     const nodes = await seedCompute('x1109c0s[0-3]b0n0');
-    standIn = { failNodes: [], takesMs: 3000 };
+    standIn = { failNodes: [], takesMs: 0, untilSignalled: true };
     await run(async ({ client, taskQueue }) => {
       const handle = await client.workflow.start(updateBootParameters, {
         taskQueue,
@@ -165,6 +165,7 @@ describe('updateBootParameters', () => {
       await expect(handle.executeUpdate(approveUpdate, { args: [{ who: 'carol', reason: 'eager' }] })).rejects.toMatchObject({ cause: { message: expect.stringContaining('not awaiting approval') } });
       await handle.signal(approveSignal, { who: 'carol', reason: 'eager' });
       await expect(handle.executeUpdate(approveUpdate, { args: [{ who: '', reason: 'x' }] })).rejects.toMatchObject({ cause: { message: 'say who decides' } });
+      await client.workflow.getHandle(`${handle.workflowId}-validate-canary`).signal('finishValidation');
       await untilStep(handle, 'awaiting approval');
       expect((await handle.query(statusQuery)).details.ignoredSignals).toEqual(['approve signal ignored: the rollout is not awaiting approval']);
       const decision = await handle.executeUpdate(approveUpdate, { args: [{ who: 'carol', reason: 'canary validated' }] });
@@ -177,7 +178,7 @@ describe('updateBootParameters', () => {
     const nodes = await seedCompute('x1113c0s[0-3]b0n0');
     const imagectl = (args: string[]) =>
       execa('tsx', ['cli/imagectl.ts', ...args, '--json'], { reject: false, env: { TEMPORAL_ADDRESS: devStack.temporal.address, USER: 'erin' } });
-    standIn = { failNodes: [], takesMs: 6000 };
+    standIn = { failNodes: [], takesMs: 0, untilSignalled: true };
     await run(async ({ client, taskQueue }) => {
       const workflowId = uniqueId('bss-imagectl');
       const handle = await client.workflow.start(updateBootParameters, {
@@ -189,6 +190,7 @@ describe('updateBootParameters', () => {
       const early = await imagectl(['approve', workflowId, '--reason', 'eager']);
       expect(early.exitCode).toBe(1);
       expect(JSON.parse(early.stdout).refused).toBe(`${workflowId}: the rollout is not awaiting approval`);
+      await client.workflow.getHandle(`${workflowId}-validate-canary`).signal('finishValidation');
       await untilStep(handle, 'awaiting approval');
       const taken = await imagectl(['approve', workflowId, '--reason', 'canary booted']);
       expect(taken.exitCode).toBe(0);
