@@ -8,6 +8,8 @@ import { connectClient } from './temporal';
 export interface WorkerProcess {
   pid: number;
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** What the worker wrote to stdout and stderr so far (its log). */
+  output(): string;
 }
 
 export async function startWorkerProcess(taskQueue: string, env: Record<string, string> = {}): Promise<WorkerProcess> {
@@ -16,12 +18,12 @@ export async function startWorkerProcess(taskQueue: string, env: Record<string, 
   const child: ResultPromise = execa(process.execPath, ['--import', 'tsx', 'workers/main.ts', '--role', 'orchestrator', '--task-queue', taskQueue], {
     env: { ...stackEnvironment(), ...env, WORKER_IDENTITY: identity },
     reject: false,
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stderr = '';
+  let output = '';
   let exited = false;
   void child.then(() => (exited = true));
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  for (const stream of [child.stdout, child.stderr]) stream?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const client = await connectClient();
   try {
     const deadline = Date.now() + 90_000;
@@ -32,7 +34,7 @@ export async function startWorkerProcess(taskQueue: string, env: Record<string, 
         taskQueueType: 2,
       });
       if (response.pollers?.some((p) => p.identity === identity)) break;
-      if (exited || Date.now() > deadline) throw new Error(`worker process did not start polling ${taskQueue}: ${stderr.slice(-2000)}`);
+      if (exited || Date.now() > deadline) throw new Error(`worker process did not start polling ${taskQueue}: ${output.slice(-2000)}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   } finally {
@@ -40,6 +42,7 @@ export async function startWorkerProcess(taskQueue: string, env: Record<string, 
   }
   return {
     pid: child.pid!,
+    output: () => output,
     async kill(signal = 'SIGTERM') {
       child.kill(signal);
       await child;
