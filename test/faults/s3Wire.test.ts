@@ -2,7 +2,8 @@
 // front of the real S3 resets connections, answers 503 SlowDown, answers slowly or cuts bodies short,
 // and import, encryption (on a worker process of the test's own, its S3 endpoint through the proxy)
 // and export staging (the agent's staging code, its S3 client through the proxy) each finish, every
-// failed try an event; a fault that never stops fails the step, with the reason, once the budget is spent.
+// failed try an event; an outage longer than the old budget is waited out; a fault that never stops fails
+// the step, with the reason, once the budget is spent.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,7 @@ import { localRunner } from '../../activities/export/commandRunner';
 import { stageArtifact } from '../../activities/export/staging';
 import { rootfsArtifact } from '../../lib/manifest';
 import { encryptImage } from '../../workflows/encryptImage';
+import { imageLifecycle } from '../../workflows/imageLifecycle';
 import { importImage } from '../../workflows/importImage';
 import { attemptRowsOf } from '../helpers/history';
 import { objectStore, seedImage } from '../helpers/images';
@@ -124,6 +126,17 @@ describe('S3 faults that stop: each step finishes, every failed try an event', (
     expect(proxy.failuresInjected()).toBeGreaterThanOrEqual(1);
     expect(md5(staged.path)).toBe(artifact.md5);
   });
+});
+
+it('an S3 outage longer than the old budget (5 tries, about 15 s): the lifecycle waits and completes', async () => {
+  proxy.inject(slowDown);
+  const workflowId = uniqueId('wire-outage');
+  const handle = await client.workflow.start(imageLifecycle, { taskQueue, workflowId, args: [{ name: 'wire-outage', import: { rootfs: { file: sample.rootfs } }, retry: quickRetry }] });
+  await new Promise((resolve) => setTimeout(resolve, 20_000));
+  proxy.clear();
+  const summary = await handle.result();
+  expect(rootfsArtifact(JSON.parse(await objectStore.getText(summary.manifest.path)))!.md5).toBe(md5(sample.rootfs));
+  expect((await failedTries(`${workflowId}.import`)).length).toBeGreaterThan(5);
 });
 
 it('an S3 that keeps resetting connections fails the import past its budget, naming the reason', async () => {
