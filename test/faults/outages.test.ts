@@ -14,12 +14,9 @@ import { RetrySpec } from '../../lib/specs/retrySpec';
 import { imageLifecycle } from '../../workflows/imageLifecycle';
 import { attemptRowsOf } from '../helpers/history';
 import { ims } from '../helpers/images';
+import { setSimFaults } from '../helpers/simFaults';
 import { connectClient, uniqueId } from '../helpers/temporal';
 
-const setSimFaults = async (faults: object) => {
-  const response = await fetch(`${devStack.csm.url}/_sim/faults`, { method: 'PUT', body: JSON.stringify(faults) });
-  if (!response.ok) throw new Error(`PUT /_sim/faults: ${response.status} ${await response.text()}`);
-};
 const imsOutage = (on: boolean) => setSimFaults({ errorRate: on ? 1 : 0, errorStatus: 503, errorPathPrefix: on ? '/apis/ims' : '/apis/' });
 /** Five tries with backoff doubling from 1 s: what a step waited before budgets were in minutes. */
 const oldBudgetSeconds = 1 + 2 + 4 + 8;
