@@ -128,6 +128,16 @@ describe('S3 faults that stop: each step finishes, every failed try an event', (
   });
 });
 
+it('an S3 that stops answering: the try fails as retryable once the connection has been idle for the client\'s timeout', async () => {
+  const image = await seedImage({ rootfs: sample.rootfs });
+  const artifact = rootfsArtifact(image.manifest)!;
+  const s3 = createS3Client({ ...devStack.s3, endpoint: proxy.endpoint, idleTimeoutMs: 2000 });
+  proxy.inject({ kind: 'stall' }, { count: 1 });
+  const error = await stageArtifact({ s3, runner: localRunner(), cacheDir: path.join(dir, uniqueId('cache')) }, { linkPath: artifact.link.path, linkEtag: artifact.link.etag!, md5: artifact.md5! }).catch((failure: Error & { nonRetryable?: boolean }) => failure);
+  expect(error).toMatchObject({ name: 'TimeoutError', message: expect.stringMatching(/timed out after 2000 ms of inactivity/) });
+  expect((error as { nonRetryable?: boolean }).nonRetryable ?? false).toBe(false);
+});
+
 it('an S3 outage longer than the old budget (5 tries, about 15 s): the lifecycle waits and completes', async () => {
   proxy.inject(slowDown);
   const workflowId = uniqueId('wire-outage');

@@ -1,6 +1,6 @@
 // A pass-through HTTP proxy in front of the real S3 server, for tests: it counts the body bytes
 // of uploads (to measure what is sent again after a crash) and injects faults on the wire, switched
-// at run time: connection resets, 503 SlowDown, slow answers, bodies cut short. The Host header is
+// at run time: connection resets, 503 SlowDown, slow answers, bodies cut short, no answer at all. The Host header is
 // kept, so SigV4 signatures stay valid.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +13,9 @@ export type WireFault =
   /** The request is forwarded only after `delayMs`. */
   | { kind: 'slow'; delayMs: number }
   /** The status and headers (Content-Length included) go out, then half the body, then the connection drops. */
-  | { kind: 'truncate' };
+  | { kind: 'truncate' }
+  /** The request is taken and never answered, the connection left open. */
+  | { kind: 'stall' };
 
 type Matcher = (req: http.IncomingMessage) => boolean;
 
@@ -110,6 +112,9 @@ export async function startS3Proxy(target: string, options: { uploadBytesPerSeco
         req.resume();
         res.writeHead(503, { 'content-type': 'application/xml' });
         res.end(slowDownBody);
+        return;
+      case 'stall':
+        req.resume();
         return;
       case 'slow':
         req.pause();
