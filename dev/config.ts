@@ -45,6 +45,8 @@ export interface IscsiServer {
 }
 
 export const devStack = {
+  /** The stack's loopback /24 (DEV_STACK_NET): tests take addresses of their own from its .100–.199. */
+  net,
   temporal: {
     address: env('TEMPORAL_ADDRESS', `127.0.0.1:${7233 + portOffset}`),
     namespace: env('TEMPORAL_NAMESPACE', 'default'),

@@ -6,6 +6,8 @@ export interface S3Settings {
   region: string;
   accessKeyId: string;
   secretAccessKey: string;
+  /** A request whose connection moves no byte for this long fails (retried like a reset); 2 minutes by default. */
+  idleTimeoutMs?: number;
 }
 
 /** The S3 settings from the environment (the same variables the dev stack sets). */
@@ -26,5 +28,8 @@ export function createS3Client(settings: S3Settings): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 1,
+    // The SDK sets no timeout for S3: a stalled answer would hold a streaming activity, whose heartbeats
+    // go on while it waits, until its 12-hour deadline.
+    requestHandler: { socketTimeout: settings.idleTimeoutMs ?? 120_000 },
   });
 }

@@ -8,10 +8,11 @@ export interface PrivateTgtd {
   port: number;
   controlPort: number;
   stop(): Promise<void>;
+  /** SIGKILL, as a crash would end it: its targets are gone with it. */
+  kill(): Promise<void>;
 }
 
-export async function startTgtd(controlPort: number): Promise<PrivateTgtd> {
-  const address = `127.0.0.${controlPort}`;
+export async function startTgtd(controlPort: number, address = `127.0.0.${controlPort}`): Promise<PrivateTgtd> {
   await stopTgtd(controlPort); // a leftover from an interrupted run of this same file
   const daemon = execa('/usr/sbin/tgtd', ['-f', '-C', String(controlPort), '--iscsi', `portal=${address}:3260`], { reject: false });
   let exited = false;
@@ -27,6 +28,10 @@ export async function startTgtd(controlPort: number): Promise<PrivateTgtd> {
     controlPort,
     stop: async () => {
       await stopTgtd(controlPort);
+      await daemon;
+    },
+    kill: async () => {
+      daemon.kill('SIGKILL');
       await daemon;
     },
   };
