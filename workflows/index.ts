@@ -1,4 +1,5 @@
-// Every workflow type the orchestrator worker registers.
+// Every workflow type the orchestrator worker registers (each with its versioning behaviour).
+import './versioning';
 export { checkStack } from './checkStack';
 export { importImage } from './importImage';
 export { repairManifests } from './repairManifests';
