@@ -35,7 +35,7 @@ export interface ValidationSummary {
 }
 
 export async function validateInitiators(raw: unknown): Promise<ValidationSummary> {
-  const spec = parseInput(ValidateInitiatorsSpec, raw, 'validation spec');
+  const spec = await parseInput(ValidateInitiatorsSpec, raw, 'validation spec');
   const status = trackStatus('validate', { imageId: spec.imageId });
   const { workflowId, continuedFromExecutionRunId } = workflowInfo();
   // Progress carried over by continue-as-new only: a caller's `resume` would skip batches unchecked.
