@@ -2,11 +2,12 @@
 // (activities/workflowInput.ts): the result is recorded, so a replay takes the values the run
 // started with, whatever the defaults of the code replaying it. Its `retry` budget then holds for
 // every step of the run.
-import { ActivityFailure, proxyLocalActivities } from '@temporalio/workflow';
+import { ActivityFailure, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { createWorkflowInputActivities } from '../../activities/workflowInput';
 import type { RetrySpec } from '../../lib/specs/retrySpec';
 import { useRetryBudget } from './attempt';
+import { statusQuery } from './status';
 
 const { resolveWorkflowInput } = proxyLocalActivities<ReturnType<typeof createWorkflowInputActivities>>({
   startToCloseTimeout: '30s',
@@ -15,6 +16,8 @@ const { resolveWorkflowInput } = proxyLocalActivities<ReturnType<typeof createWo
 
 /** `schema` is the one registered for this workflow type (lib/specs/registry.ts): it types the result. */
 export async function parseInput<S extends z.ZodType>(_schema: S, raw: unknown, what = 'input'): Promise<z.output<S>> {
+  // Until the workflow tracks its own status (it needs the input), the query answers this.
+  setHandler(statusQuery, () => ({ phase: workflowInfo().workflowType, step: 'resolving input', attempts: [], details: {} }));
   const spec = (await resolveWorkflowInput({ raw, what }).catch((error: unknown) => {
     // The run fails with the input's own failure (InvalidInput listing every problem), as if parsed here.
     throw error instanceof ActivityFailure && error.cause ? error.cause : error;
