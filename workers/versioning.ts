@@ -1,7 +1,6 @@
 // Worker Versioning of the orchestrator workers (README, "Upgrading workers"). Every replica with
-// the same workflow code is one version of one Worker Deployment; a workflow stays on the version it
-// started on (PINNED, workflows/versioning.ts), so a deploy never replays a running rollout against
-// new code. New workflows go to the deployment's current version only: a version nobody made current
+// the same workflow code is one version of one Worker Deployment; every workflow stays on the version
+// it started on (PINNED), so a deploy never replays a running rollout against new code. New workflows go to the deployment's current version only: a version nobody made current
 // gets none, which is why a worker either promotes itself (WORKER_SET_CURRENT) or logs the command.
 import type { NativeConnection, WorkerDeploymentOptions } from '@temporalio/worker';
 import { createHash } from 'node:crypto';
@@ -23,7 +22,8 @@ export function deploymentVersion(settings: GroupSettings<'versioning'>, workflo
 export const deploymentOptions = (version: DeploymentVersion): WorkerDeploymentOptions => ({
   useWorkerVersioning: true,
   version,
-  // Each workflow type says its own (workflows/versioning.ts); this holds for one that did not.
+  // Every type, on the worker rather than per workflow: the same workflows then still run on the
+  // unversioned workers of tests, which the server refuses a per-workflow behaviour from.
   defaultVersioningBehavior: 'PINNED',
 });
 

@@ -63,7 +63,7 @@ describe('Helm chart', () => {
       { name: 'images-1.1.0', image: 'registry.local/boot-image-orchestrator:1.1.0', build: '1.1.0', current: 'true', selects: '1.1.0' },
     ]);
     expect(all('PodDisruptionBudget').map((pdb) => pdb.spec.selector.matchLabels['app.kubernetes.io/version'])).toEqual(['1.0.0', '1.1.0']);
-    const none = await execa(helm, ['template', 'images', chart, '--set', 'versions[0].current=false'], { reject: false });
+    const none = await execa(helm, ['template', 'images', chart, '--set', 'versions[0].buildId=1.0.0,versions[0].tag=1.0.0,versions[0].current=false'], { reject: false });
     expect(none.stderr).toContain('exactly one entry of versions must be current: true');
   });
 });
