@@ -18,6 +18,7 @@ import { nodeSshRunners } from './node/ssh';
 import { createS3Client, s3SettingsFromEnv } from './s3/client';
 import { createS3ImportActivities } from './s3/activities';
 import { createS3RoundTripActivities } from './s3/roundTrip';
+import { createWorkflowInputActivities } from './workflowInput';
 import { readSettings, type Environment } from '../settings/load';
 
 export function createOrchestratorActivities(env: Environment = process.env) {
@@ -28,6 +29,7 @@ export function createOrchestratorActivities(env: Environment = process.env) {
   const csm = new CsmClient(csmSettingsFromEnv(env));
   const importRoots = importRootsFromEnv(env);
   return {
+    ...createWorkflowInputActivities(),
     ...createS3RoundTripActivities(s3),
     ...createS3ImportActivities(s3, {}, importRoots),
     ...createImportPreflightActivities(store, importRoots),

@@ -7,6 +7,7 @@
 // by walking its ACL list from the start for each index (iqn_acl_get), quadratic in the list's length: with
 // 10,000 listed initiators perf puts 95 % of tgtd's time there and tgtd, not the checks, sets the pace
 // (LIO, what the nodes use, walks its list once per login).
+import { createWorkflowInputActivities } from '../activities/workflowInput';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { NativeConnection, Worker, DefaultLogger, Runtime } from '@temporalio/worker';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
@@ -160,6 +161,7 @@ const worker = await Worker.create({
   taskQueue,
   workflowsPath: createRequire(import.meta.url).resolve('../workflows/index.ts'),
   activities: {
+    ...createWorkflowInputActivities(),
     ...createS3ImportActivities(s3),
     ...createInitiatorActivities({ INITIATOR_SECRETS_DIR: secretsDir, INITIATOR_WORK_DIR: path.join(dir, 'work'), LUKS_KEY_DIR: path.join(dir, 'keys'), INITIATOR_PER_SERVER_CONCURRENCY: String(perServer) }),
   },

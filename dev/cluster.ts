@@ -89,10 +89,23 @@ export function writeServerConfig(): string {
     template.services[service].rpc = { grpcPort: base + index, membershipPort: base + 4 + index, bindOnIP: host, ...(service === 'frontend' ? { httpPort: base + 8 } : {}) };
   });
   template.clusterMetadata.clusterInformation.active.rpcAddress = devStack.temporal.address;
-  template.dynamicConfigClient.filepath = path.join(temporalServerCache, 'config', 'dynamicconfig', 'development-sql.yaml');
-  const file = path.join(clusterDir, 'temporal.yaml');
   fs.mkdirSync(clusterDir, { recursive: true });
+  template.dynamicConfigClient.filepath = writeDynamicConfig();
+  const file = path.join(clusterDir, 'temporal.yaml');
   fs.writeFileSync(file, stringify(template));
+  return file;
+}
+
+/**
+ * The module's development-sql.yaml, with a version's drainage seen within seconds instead of
+ * minutes (the server's defaults, which sites keep): the upgrade test waits for it.
+ */
+function writeDynamicConfig(): string {
+  const config = parse(fs.readFileSync(path.join(temporalServerCache, 'config', 'dynamicconfig', 'development-sql.yaml'), 'utf8'));
+  config['matching.wv.VersionDrainageStatusVisibilityGracePeriod'] = [{ value: '5s' }];
+  config['matching.wv.VersionDrainageStatusRefreshInterval'] = [{ value: '2s' }];
+  const file = path.join(clusterDir, 'dynamicconfig.yaml');
+  fs.writeFileSync(file, stringify(config));
   return file;
 }
 

@@ -68,7 +68,7 @@ async function temporalHealthy(): Promise<boolean> {
   }
 }
 
-async function hasPoller(taskQueue: string, kind: 'workflow' | 'activity', identity: string | undefined): Promise<boolean> {
+async function pollerOf(taskQueue: string, kind: 'workflow' | 'activity', identity: string | undefined) {
   const connection = await Connection.connect({ address: devStack.temporal.address, connectTimeout: 1000 });
   try {
     const response = await connection.workflowService.describeTaskQueue({
@@ -76,7 +76,24 @@ async function hasPoller(taskQueue: string, kind: 'workflow' | 'activity', ident
       taskQueue: { name: taskQueue },
       taskQueueType: kind === 'workflow' ? 1 : 2,
     });
-    return (response.pollers ?? []).some((poller) => poller.identity === identity);
+    return (response.pollers ?? []).find((poller) => poller.identity === identity);
+  } finally {
+    await connection.close();
+  }
+}
+
+const hasPoller = async (taskQueue: string, kind: 'workflow' | 'activity', identity: string | undefined) => (await pollerOf(taskQueue, kind, identity)) !== undefined;
+
+/** The worker polls, and with the current version of its deployment: new workflows reach it. */
+async function pollsAsCurrent(taskQueue: string, identity: string | undefined): Promise<boolean> {
+  const version = (await pollerOf(taskQueue, 'workflow', identity))?.deploymentOptions;
+  if (!version?.buildId) return false;
+  const connection = await Connection.connect({ address: devStack.temporal.address, connectTimeout: 1000 });
+  try {
+    const { workerDeploymentInfo } = await connection.workflowService.describeWorkerDeployment({ namespace: devStack.temporal.namespace, deploymentName: version.deploymentName! });
+    return workerDeploymentInfo?.routingConfig?.currentDeploymentVersion?.buildId === version.buildId;
+  } catch {
+    return false;
   } finally {
     await connection.close();
   }
@@ -213,11 +230,12 @@ const csmSimulator: Service = {
 const orchestratorWorker = (name: string, metricsAddress: string): Service => ({
   name,
   argv: () => tsNode('workers/main.ts', '--role', 'orchestrator'),
-  env: () => ({ ...stackEnvironment(), METRICS_BIND_ADDRESS: metricsAddress }),
+  // Each start of new code is a new build (its hash), made current as it comes up.
+  env: () => ({ ...stackEnvironment(), METRICS_BIND_ADDRESS: metricsAddress, WORKER_SET_CURRENT: 'true' }),
   codeHash: () => hashSources(codeDirs),
   worker: true,
   listens: () => [hostPort(metricsAddress)],
-  healthy: async (record) => (await hasPoller(devStack.temporal.taskQueue, 'workflow', record.identity)) && servesMetrics(metricsAddress),
+  healthy: async (record) => (await pollsAsCurrent(devStack.temporal.taskQueue, record.identity)) && servesMetrics(metricsAddress),
   startTimeoutMs: 120_000,
 });
 

@@ -56,6 +56,15 @@ export const settingGroups = {
     WORKER_HEALTH_HOST: setting(text.default('0.0.0.0'), 'address /healthz listens on'),
     WORKER_HOST_ID: setting(text.optional(), "names this host's encryption task queue", { defaultShown: 'host name' }),
   },
+  versioning: {
+    WORKER_DEPLOYMENT_NAME: setting(text.default('boot-image-orchestrator'), 'Worker Deployment the orchestrator workers belong to (Worker Versioning)'),
+    WORKER_BUILD_ID: setting(
+      text.regex(/^[A-Za-z0-9._-]{1,255}$/, 'must be letters, digits, ".", "_" or "-" (at most 255)').optional(),
+      'build id of this version of the deployment: the same for every replica running the same workflow code',
+      { defaultShown: 'first 16 hex of sha256(workflow bundle)' },
+    ),
+    WORKER_SET_CURRENT: setting(boolean.default(false), 'make this build the current version once it polls (single-host installs, the dev stack); false where an operator promotes it (README, "Upgrading workers")'),
+  },
   imagectl: {
     TEMPORAL_UI_URL: setting(url.default('http://127.0.0.1:8233'), 'Temporal UI base URL, for the links imagectl prints'),
   },

@@ -4,6 +4,7 @@ import { settingGroups, type Setting } from './schema';
 export const groupTitles: Record<keyof typeof settingGroups, string> = {
   temporal: 'every process',
   worker: 'workers',
+  versioning: 'orchestrator worker',
   imagectl: 'imagectl',
   s3: 'orchestrator worker, agents',
   csm: 'orchestrator worker',

@@ -48,10 +48,15 @@ describe.runIf(cluster)('cluster profile', () => {
     }
   });
 
-  it('has two orchestrator workers polling the workflow queue', async () => {
+  it('has two orchestrator workers polling the workflow queue, one build of the workflow code, current', async () => {
     const response = await client.connection.workflowService.describeTaskQueue({ namespace: devStack.temporal.namespace, taskQueue: { name: devStack.temporal.taskQueue }, taskQueueType: 1 });
-    const identities = (response.pollers ?? []).map((p) => p.identity);
-    for (const name of ['worker-orchestrator', 'worker-orchestrator-2']) expect(identities, name).toContain(readRecord(name)?.identity);
+    const pollers = ['worker-orchestrator', 'worker-orchestrator-2'].map((name) => (response.pollers ?? []).find((p) => p.identity === readRecord(name)?.identity));
+    expect(pollers.every(Boolean), 'both poll').toBe(true);
+    // Each bundled the workflow code at start: the same hash, so the same version.
+    const builds = new Set(pollers.map((p) => p!.deploymentOptions?.buildId));
+    expect(builds.size).toBe(1);
+    const { workerDeploymentInfo } = await client.connection.workflowService.describeWorkerDeployment({ namespace: devStack.temporal.namespace, deploymentName: pollers[0]!.deploymentOptions!.deploymentName! });
+    expect(workerDeploymentInfo?.routingConfig?.currentDeploymentVersion?.buildId).toBe([...builds][0]);
   });
 
   it.runIf(separate)('finishes a lifecycle whose history service is killed mid-run and restarted', async () => {

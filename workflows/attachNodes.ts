@@ -26,7 +26,7 @@ export interface AttachNodesResult {
 }
 
 export async function attachNodes(raw: unknown): Promise<AttachNodesResult> {
-  const spec = parseInput(AttachNodesSpec, raw, 'attach spec');
+  const spec = await parseInput(AttachNodesSpec, raw, 'attach spec');
   const status = trackStatus('attach');
   const nodeSide = labelledActivities<OrchestratorActivities>({
     startToCloseTimeout: `${spec.waitSeconds + 600}s`,

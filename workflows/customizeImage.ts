@@ -26,7 +26,7 @@ export interface CustomizeResult {
 }
 
 export async function customizeImage(raw: unknown): Promise<CustomizeResult> {
-  const spec = parseInput(CustomizeSpec, raw, 'customize spec');
+  const spec = await parseInput(CustomizeSpec, raw, 'customize spec');
   const status = trackStatus('customize', { imageId: spec.imageId });
   const requestId = workflowInfo().workflowId;
   const sessionName = customizationSessionName(requestId, spec.imageId);

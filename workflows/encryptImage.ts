@@ -50,7 +50,7 @@ const onHost = (taskQueue: string) =>
   });
 
 export async function encryptImage(raw: unknown): Promise<EncryptResult> {
-  const spec = parseInput(EncryptSpec, raw, 'encrypt spec');
+  const spec = await parseInput(EncryptSpec, raw, 'encrypt spec');
   const status = trackStatus('encrypt', { imageId: spec.imageId });
   const sectorSize = spec.sectorSize ?? (spec.luksVersion === 2 ? 4096 : 512);
 

@@ -31,7 +31,7 @@ export interface ExportImageResult {
 const untilStopped = { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
 
 export async function exportImage(raw: unknown): Promise<ExportImageResult> {
-  const spec = parseInput(ExportSpec, raw, 'export spec');
+  const spec = await parseInput(ExportSpec, raw, 'export spec');
   const status = trackStatus('export', { imageId: spec.imageId });
 
   const readArtifact = async () => {

@@ -40,7 +40,7 @@ export interface LifecycleSummary {
 }
 
 export async function imageLifecycle(raw: unknown): Promise<LifecycleSummary> {
-  const spec = parseInput(LifecycleSpec, raw, 'lifecycle spec');
+  const spec = await parseInput(LifecycleSpec, raw, 'lifecycle spec');
   const status = trackStatus('lifecycle', { imageName: spec.name });
   const parentId = workflowInfo().workflowId;
   const phases: LifecycleSummary['phases'] = {};

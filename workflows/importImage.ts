@@ -23,7 +23,7 @@ export interface ImportResult {
 }
 
 export async function importImage(raw: unknown): Promise<ImportResult> {
-  const spec = parseInput(ImportSpec, raw, 'import spec');
+  const spec = await parseInput(ImportSpec, raw, 'import spec');
   const status = trackStatus('import', { imageName: spec.name });
   const sources = artifactKinds.flatMap((kind) => (spec[kind] ? [{ kind, source: spec[kind] }] : []));
 

@@ -1,4 +1,4 @@
-// Every workflow type the orchestrator worker registers.
+// Every workflow type the orchestrator worker registers (all pinned to their worker version: workers/versioning.ts).
 export { checkStack } from './checkStack';
 export { importImage } from './importImage';
 export { repairManifests } from './repairManifests';

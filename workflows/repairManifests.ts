@@ -28,7 +28,7 @@ export interface RepairManifestsResult {
 }
 
 export async function repairManifests(raw: unknown = {}): Promise<RepairManifestsResult> {
-  const spec = parseInput(RepairManifestsSpec, raw, 'repairManifests input');
+  const spec = await parseInput(RepairManifestsSpec, raw, 'repairManifests input');
   const status = trackStatus('repair-manifests');
   status.step('list images');
   const images: ImageRecord[] = spec.imageIds

@@ -35,7 +35,7 @@ export interface RetireImageResult {
 const nodesNamed = 20;
 
 export async function retireImage(raw: unknown): Promise<RetireImageResult> {
-  const spec = parseInput(RetireImageSpec, raw, 'retire spec');
+  const spec = await parseInput(RetireImageSpec, raw, 'retire spec');
   const status = trackStatus('retire', { imageId: spec.imageId });
 
   status.step('read manifest');

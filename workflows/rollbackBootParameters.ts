@@ -13,7 +13,7 @@ import { countRollback } from './support/metrics';
 import { trackStatus } from './support/status';
 
 export async function rollbackBootParameters(raw: unknown): Promise<RestoreReport> {
-  const spec = parseInput(RollbackBootParametersSpec, raw, 'rollback spec');
+  const spec = await parseInput(RollbackBootParametersSpec, raw, 'rollback spec');
   const status = trackStatus('boot-params-rollback');
   status.detail('changeId', spec.changeId);
   const { changeId } = spec;

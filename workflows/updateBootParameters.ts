@@ -64,7 +64,7 @@ export interface BootParametersResult {
 }
 
 export async function updateBootParameters(raw: unknown): Promise<BootParametersResult> {
-  const spec = parseInput(UpdateBootParametersSpec, raw, 'boot parameters spec');
+  const spec = await parseInput(UpdateBootParametersSpec, raw, 'boot parameters spec');
   const status = trackStatus('boot-params', { imageId: spec.imageId });
   const { workflowId, runId } = workflowInfo();
   const changeId = workflowId;

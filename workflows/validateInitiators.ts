@@ -10,7 +10,7 @@ import { continueAsNew, executeChild, workflowInfo } from '@temporalio/workflow'
 import type { Expectation } from '../activities/initiator/driver';
 import { inBatches } from '../lib/bootParams';
 import { FailureType, permanentFailure } from '../lib/failures';
-import { CallerValidateInitiatorsSpec, ValidateInitiatorsSpec, type FailureLine, type ParsedValidateInitiatorsSpec, type ValidationProgress } from '../lib/specs/validateSpec';
+import { ValidateInitiatorsSpec, type FailureLine, type ParsedValidateInitiatorsSpec, type ValidationProgress } from '../lib/specs/validateSpec';
 import { expectation, failureMessage, luksKeyIdOf, mergeFailures, mergeSkips, nodesToCheck, serverTargets } from '../lib/validation';
 import { central } from './support/activities';
 import { attempt } from './support/attempt';
@@ -35,9 +35,10 @@ export interface ValidationSummary {
 }
 
 export async function validateInitiators(raw: unknown): Promise<ValidationSummary> {
-  const { workflowId, continuedFromExecutionRunId } = workflowInfo();
-  // Progress is carried over by continue-as-new only: a caller's `resume` would skip batches unchecked.
-  const spec = parseInput(continuedFromExecutionRunId ? ValidateInitiatorsSpec : CallerValidateInitiatorsSpec, raw, 'validation spec');
+  const { workflowId } = workflowInfo();
+  // Progress is carried over by continue-as-new only: a caller's `resume` would skip batches unchecked
+  // (resolveWorkflowInput takes the caller's schema unless this run continued as new).
+  const spec = await parseInput(ValidateInitiatorsSpec, raw, 'validation spec');
   const status = trackStatus('validate', { imageId: spec.imageId });
   const reportDir = `${spec.reportPrefix.replace(/\/+$/, '')}/${workflowId}`;
   const targets = serverTargets(spec.iscsi.targets!);

@@ -16,7 +16,7 @@ async function render(...sets: string[]) {
   const result = await execa(helm, ['template', 'images', chart, ...sets.flatMap((s) => ['--set', s])]);
   const documents = parseAllDocuments(result.stdout).map((d) => d.toJSON()).filter(Boolean);
   const kind = (name: string) => documents.find((d) => d.kind === name);
-  return { configMap: kind('ConfigMap'), deployment: kind('Deployment'), pdb: kind('PodDisruptionBudget') };
+  return { configMap: kind('ConfigMap'), deployment: kind('Deployment'), pdb: kind('PodDisruptionBudget'), all: (name: string) => documents.filter((d) => d.kind === name) };
 }
 
 describe('Helm chart', () => {
@@ -49,5 +49,21 @@ describe('Helm chart', () => {
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(pdb.spec.selector.matchLabels).toEqual(deployment.spec.template.metadata.labels);
     expect(pdb.spec.minAvailable).toBeLessThan(deployment.spec.replicas);
+  });
+
+  it('runs a Deployment per worker version, beside each other through an upgrade, the current one promoting itself', async () => {
+    const { all } = await render('versions[0].buildId=1.0.0', 'versions[0].tag=1.0.0', 'versions[1].buildId=1.1.0', 'versions[1].tag=1.1.0', 'versions[1].current=true');
+    const versions = all('Deployment').map((deployment) => {
+      const container = deployment.spec.template.spec.containers[0];
+      const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+      return { name: deployment.metadata.name, image: container.image, build: env.WORKER_BUILD_ID, current: env.WORKER_SET_CURRENT, selects: deployment.spec.selector.matchLabels['app.kubernetes.io/version'] };
+    });
+    expect(versions).toEqual([
+      { name: 'images-1.0.0', image: 'registry.local/boot-image-orchestrator:1.0.0', build: '1.0.0', current: 'false', selects: '1.0.0' },
+      { name: 'images-1.1.0', image: 'registry.local/boot-image-orchestrator:1.1.0', build: '1.1.0', current: 'true', selects: '1.1.0' },
+    ]);
+    expect(all('PodDisruptionBudget').map((pdb) => pdb.spec.selector.matchLabels['app.kubernetes.io/version'])).toEqual(['1.0.0', '1.1.0']);
+    const none = await execa(helm, ['template', 'images', chart, '--set', 'versions[0].buildId=1.0.0,versions[0].tag=1.0.0,versions[0].current=false'], { reject: false });
+    expect(none.stderr).toContain('exactly one entry of versions must be current: true');
   });
 });

@@ -1,6 +1,7 @@
 // Runs workers in the test process on task queues of their own, against the dev stack's Temporal.
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
+import { createWorkflowInputActivities } from '../../activities/workflowInput';
 import { devStack } from '../../dev/config';
 import { connectClient, uniqueId } from './temporal';
 
@@ -12,8 +13,9 @@ interface WorkerSpec {
   activities: object;
 }
 
+// Every workflow resolves its input with a local activity: a test worker's activities include it.
 const createWorker = (connection: NativeConnection, spec: WorkerSpec) =>
-  Worker.create({ connection, namespace: devStack.temporal.namespace, ...spec, shutdownGraceTime: '5s' });
+  Worker.create({ connection, namespace: devStack.temporal.namespace, ...spec, activities: { ...createWorkflowInputActivities(), ...spec.activities }, shutdownGraceTime: '5s' });
 
 export async function withTestWorker<T>(
   options: { workflowsPath: string; activities: object },

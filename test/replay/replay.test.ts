@@ -1,7 +1,8 @@
 // Workflows survive a deploy: the recorded history of every workflow type (test/replay/histories,
-// recorded by recordHistories.ts) replays against the current workflow code. A change that would
-// break running workflows (a rollout awaiting approval for a day) fails here with a nondeterminism
-// error: guard it with patched() (see README, "Upgrading workers"), then record new histories.
+// recorded by recordHistories.ts) replays against the current workflow code. Runs are pinned to the
+// build they started on (workflows/versioning.ts), so this guards a build id reused for changed code
+// and keeps patched() possible (see README, "Upgrading workers"); after a deliberate change of
+// history shape, record new histories.
 import proto from '@temporalio/proto';
 
 const { temporal } = proto;
