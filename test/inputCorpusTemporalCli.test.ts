@@ -12,6 +12,7 @@ import { execa } from 'execa';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CsmClient } from '../activities/csm/client';
+import { createWorkflowInputActivities } from '../activities/workflowInput';
 import { createS3Client } from '../activities/s3/client';
 import { tgtadm } from '../activities/tgt/tgtadm';
 import { devStack } from '../dev/config';
@@ -104,9 +105,10 @@ describe('the malformed-input corpus through `temporal workflow start`', () => {
 
   it('accepts the valid controls: each workflow passes its check and schedules its first step', { timeout: 300_000 }, async () => {
     const taskQueue = uniqueId('corpus-controls');
-    // The real workflows, no activities: a first step is scheduled and never runs, so nothing is touched.
+    // The real workflows, and of the activities only the one resolving their input: a first step is
+    // scheduled and never runs, so nothing is touched.
     const connection = await NativeConnection.connect({ address: devStack.temporal.address });
-    const worker = await Worker.create({ connection, namespace: devStack.temporal.namespace, taskQueue, workflowsPath });
+    const worker = await Worker.create({ connection, namespace: devStack.temporal.namespace, taskQueue, workflowsPath, activities: createWorkflowInputActivities() });
     const started: Record<string, string> = {};
     await worker.runUntil(async () => {
       for (const [type, control] of Object.entries(controls)) started[type] = await startWithCli(type, control, taskQueue);
