@@ -62,6 +62,8 @@ interface Injection {
 }
 
 interface Run {
+  /** The worker's own scratch: its LUKS_WORK_DIR and INITIATOR_WORK_DIR. */
+  workDirs: { luks: string; initiator: string };
   client: Client;
   handle: WorkflowHandle<typeof imageLifecycle>;
   worker: { current: WorkerProcess; restart(): Promise<void> };
@@ -111,6 +113,26 @@ const killWorkerDuring = (phase: string, type: string): Pick<Injection, 'inject'
   },
 });
 
+/** Secret files (`.secret-*`) in the worker's LUKS scratch, at its top or in a `<scratch>*` directory. */
+function secretFilesIn(secretsDir: string, scratch: string): string[] {
+  const names = fs.existsSync(secretsDir) ? fs.readdirSync(secretsDir, { recursive: true, encoding: 'utf8' }) : [];
+  return names.filter((name) => path.basename(name).startsWith('.secret-') && (scratch ? name.startsWith(scratch) : !name.includes(path.sep)));
+}
+
+/** SIGKILLs the run's worker while `type` runs in the encrypt phase with a key written to its scratch. */
+const killWorkerWhileKeyOnDisk = (type: string, scratch: string): Pick<Injection, 'inject' | 'killed'> => ({
+  killed: { phase: 'encrypt', type },
+  async inject(run) {
+    const workflowId = `${run.handle.workflowId}.encrypt`;
+    const secretsDir = path.join(run.workDirs.luks, 'secrets');
+    await run.waitFor(`${type} with a key file in ${secretsDir}`, async () => secretFilesIn(secretsDir, scratch).length > 0 && (await runningActivity(run.client, workflowId, type)));
+    const onDisk = secretFilesIn(secretsDir, scratch).length;
+    await run.worker.current.kill('SIGKILL');
+    await run.worker.restart();
+    return `${type}, ${onDisk} key file(s) on disk`;
+  },
+});
+
 /** A service of the dev stack killed with SIGKILL, then brought back by the stack itself. */
 async function killStackService(name: string): Promise<number> {
   const record = readRecord(name);
@@ -122,8 +144,14 @@ async function killStackService(name: string): Promise<number> {
   return record.pid;
 }
 
+/**
+ * `dev/stack.ts up` as the stack was started: outside the suite's own TMPDIR (globalSetup), which would
+ * change the workers' and simulator's IMPORT_ROOTS and so restart every one of them.
+ */
 async function restoreStack(): Promise<void> {
-  const up = await execa('tsx', ['dev/stack.ts', 'up'], { reject: false, all: true });
+  const suiteTmp = os.tmpdir();
+  const env = path.basename(suiteTmp).startsWith('boot-image-tests-') ? { TMPDIR: path.dirname(suiteTmp) } : {};
+  const up = await execa('tsx', ['dev/stack.ts', 'up'], { reject: false, all: true, env });
   if (up.exitCode !== 0) throw new Error(`dev stack up failed: ${up.all}`);
 }
 
@@ -159,8 +187,8 @@ const injections: Injection[] = [
       return `waitForSession in ${workflowId}`;
     },
   },
-  { name: 'SIGKILL mid-encryption', slowKeySlots: true, ...killWorkerDuring('encrypt', 'encryptFile') },
-  { name: 'SIGKILL mid-verification', slowKeySlots: true, ...killWorkerDuring('encrypt', 'verifyEncryptedFile') },
+  { name: 'SIGKILL mid-encryption (cryptsetup holding the key files)', slowKeySlots: true, ...killWorkerWhileKeyOnDisk('encryptFile', '') },
+  { name: 'SIGKILL mid-verification (key in its scratch)', slowKeySlots: true, ...killWorkerWhileKeyOnDisk('verifyEncryptedFile', 'verify-') },
   { name: 'SIGKILL mid-validation batch', validateNodes: 8, ...killWorkerDuring('validate-batch-0', 'checkInitiators') },
   {
     name: 'SIGKILL mid-BSS batch',
@@ -302,7 +330,9 @@ describe('crash matrix: the whole lifecycle survives a break at each point', () 
     const validateNodes = `nid[001-${String(injection.validateNodes ?? 2).padStart(3, '0')}]`;
     const proxy = injection.uploadBytesPerSecond ? await startS3Proxy(devStack.s3.endpoint, { uploadBytesPerSecond: injection.uploadBytesPerSecond }) : undefined;
     const taskQueue = uniqueId('crash');
-    const workerEnv = { WORKER_HOST_ID: uniqueId('crash-host'), WORKFLOW_BUNDLE: bundle, ...(proxy ? { S3_ENDPOINT: proxy.endpoint } : {}) };
+    // Scratch of this run's workers alone, so what a kill leaves there is this run's.
+    const workDirs = { luks: path.join(dir, taskQueue, 'luks'), initiator: path.join(dir, taskQueue, 'initiator') };
+    const workerEnv = { WORKER_HOST_ID: uniqueId('crash-host'), WORKFLOW_BUNDLE: bundle, LUKS_WORK_DIR: workDirs.luks, INITIATOR_WORK_DIR: workDirs.initiator, ...(proxy ? { S3_ENDPOINT: proxy.endpoint } : {}) };
     const worker = { current: await startWorkerProcess(taskQueue, workerEnv), restart: async () => void (worker.current = await startWorkerProcess(taskQueue, workerEnv)) };
     const name = uniqueId('crash');
     try {
@@ -330,7 +360,7 @@ describe('crash matrix: the whole lifecycle survives a break at each point', () 
           await sleep(200);
         }
       };
-      const run: Run = { client, handle, worker, proxy, waitFor };
+      const run: Run = { workDirs, client, handle, worker, proxy, waitFor };
       const approve = async () => {
         const rollout = `${handle.workflowId}.boot-parameters`;
         await waitFor('awaiting approval', async () => (await stepOf(client, rollout)) === 'awaiting approval');
@@ -354,7 +384,7 @@ describe('crash matrix: the whole lifecycle survives a break at each point', () 
       await injection.verify?.(client, handle.workflowId);
       expect(summary.phases.bootParameters!.approval).toMatchObject({ verdict: 'approved', who: 'crash-matrix' });
       expect(summary.phases.validate).toMatchObject({ failed: 0 });
-      const violations = await lifecycleViolations({ summary, servers: devStack.iscsiServers.map((s) => s.name), bss: await expectedBss(summary, rolloutNodes), readBss });
+      const violations = await lifecycleViolations({ summary, servers: devStack.iscsiServers.map((s) => s.name), bss: await expectedBss(summary, rolloutNodes), readBss, workDirs: Object.values(workDirs) });
       expect(violations).toEqual([]);
       outcomes.push({ injection: injection.name, outcome: 'completed', landed, invariants: `${invariantNames.length}/${invariantNames.length} hold`, seconds: (Date.now() - startedAt) / 1000 });
     } catch (error) {

@@ -30,6 +30,8 @@ export interface LifecycleExpectations {
   bss: Record<string, BssEntry>;
   /** Reads the nodes' entries from BSS. */
   readBss(nodes: string[]): Promise<Record<string, BssEntry | undefined>>;
+  /** Scratch directories of the run's own workers (their LUKS_WORK_DIR, INITIATOR_WORK_DIR), besides the stack's. */
+  workDirs?: string[];
 }
 
 export const invariantNames = ['one IMS image per image', 'no orphan multipart upload', 'one export per server', 'BSS as expected', 'manifests whole', 'no secret or plaintext left'] as const;
@@ -158,7 +160,7 @@ const keyScanLimit = 1024 * 1024;
  * files in the key store, no copy of the run's plaintext rootfs anywhere (staged copies removed), and
  * no partial file (`.partial-*`, an interrupted download or encryption) of the run's artifacts.
  */
-async function leftInTemporaryPlaces({ summary }: LifecycleExpectations): Promise<string[]> {
+async function leftInTemporaryPlaces({ summary, workDirs = [] }: LifecycleExpectations): Promise<string[]> {
   const encrypted = summary.phases.encrypt?.artifact;
   const keyDir = stackEnvironment().LUKS_KEY_DIR;
   const key = encrypted ? fs.readFileSync(path.join(keyDir, `${encrypted.luks.keyId}.key`)) : undefined;
@@ -166,7 +168,7 @@ async function leftInTemporaryPlaces({ summary }: LifecycleExpectations): Promis
   const plaintext = encrypted ? await plaintextOf(encrypted.luks.source.path, summary) : undefined;
   const serials = runSerials(summary);
   const problems: string[] = [];
-  for (const place of temporaryPlaces()) {
+  for (const place of [...temporaryPlaces(), ...workDirs]) {
     for (const file of filesUnder(place)) {
       const name = path.basename(file);
       if (name.includes('.partial-') && (serials.some((serial) => name.startsWith(serial)) || (summary.imageId && name.includes(summary.imageId)))) {
