@@ -156,8 +156,8 @@ const keyStoreFile = /^luks-[0-9a-f-]{36}\.key$/;
 const keyScanLimit = 1024 * 1024;
 
 /**
- * The run's LUKS key in no file but its own in the key store (raw, hex or base64), nothing but key
- * files in the key store, no copy of the run's plaintext rootfs anywhere (staged copies removed), and
+ * The run's LUKS key in no file but its own in the key store (raw, hex or base64), no secret file
+ * (`.secret-*`: a LUKS or volume key handed to cryptsetup) at all, nothing but key files in the key store, no copy of the run's plaintext rootfs anywhere (staged copies removed), and
  * no partial file (`.partial-*`, an interrupted download or encryption) of the run's artifacts.
  */
 async function leftInTemporaryPlaces({ summary, workDirs = [] }: LifecycleExpectations): Promise<string[]> {
@@ -171,6 +171,7 @@ async function leftInTemporaryPlaces({ summary, workDirs = [] }: LifecycleExpect
   for (const place of [...temporaryPlaces(), ...workDirs]) {
     for (const file of filesUnder(place)) {
       const name = path.basename(file);
+      if (name.startsWith('.secret-')) problems.push(`no secret or plaintext left: ${file} is a secret file (a key given to cryptsetup) nobody removed`);
       if (name.includes('.partial-') && (serials.some((serial) => name.startsWith(serial)) || (summary.imageId && name.includes(summary.imageId)))) {
         problems.push(`no secret or plaintext left: ${file} is a partial file of the run's artifacts`);
       }
