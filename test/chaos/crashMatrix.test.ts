@@ -30,6 +30,7 @@ import { attemptRowsOf } from '../helpers/history';
 import { objectStore } from '../helpers/images';
 import { invariantNames, lifecycleViolations, type BssEntry } from '../helpers/invariants';
 import { startS3Proxy, type S3Proxy } from '../helpers/s3Proxy';
+import { restoreStack } from '../helpers/stack';
 import { connectClient, uniqueId } from '../helpers/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/workerProcess';
 
@@ -142,17 +143,6 @@ async function killStackService(name: string): Promise<number> {
   const now = readRecord(name)!.pid;
   expect(now, `${name} restarted`).not.toBe(record.pid);
   return record.pid;
-}
-
-/**
- * `dev/stack.ts up` as the stack was started: outside the suite's own TMPDIR (globalSetup), which would
- * change the workers' and simulator's IMPORT_ROOTS and so restart every one of them.
- */
-async function restoreStack(): Promise<void> {
-  const suiteTmp = os.tmpdir();
-  const env = path.basename(suiteTmp).startsWith('boot-image-tests-') ? { TMPDIR: path.dirname(suiteTmp) } : {};
-  const up = await execa('tsx', ['dev/stack.ts', 'up'], { reject: false, all: true, env });
-  if (up.exitCode !== 0) throw new Error(`dev stack up failed: ${up.all}`);
 }
 
 const injections: Injection[] = [
