@@ -67,7 +67,8 @@ interface Run {
   workDirs: { luks: string; initiator: string };
   client: Client;
   handle: WorkflowHandle<typeof imageLifecycle>;
-  worker: { current: WorkerProcess; restart(): Promise<void> };
+  /** The run's worker process; `killAndReplace` SIGKILLs it and starts a new one on the same queue and host. */
+  worker: { current: WorkerProcess; killAndReplace(): Promise<void> };
   proxy?: S3Proxy;
   waitFor(what: string, reached: () => Promise<boolean>): Promise<void>;
 }
@@ -108,8 +109,7 @@ const killWorkerDuring = (phase: string, type: string): Pick<Injection, 'inject'
   async inject(run) {
     const workflowId = `${run.handle.workflowId}.${phase}`;
     await run.waitFor(`${type} running in ${workflowId}`, () => runningActivity(run.client, workflowId, type));
-    await run.worker.current.kill('SIGKILL');
-    await run.worker.restart();
+    await run.worker.killAndReplace();
     return `${type} in ${phase}`;
   },
 });
@@ -128,8 +128,7 @@ const killWorkerWhileKeyOnDisk = (type: string, scratch: string): Pick<Injection
     const secretsDir = path.join(run.workDirs.luks, 'secrets');
     await run.waitFor(`${type} with a key file in ${secretsDir}`, async () => secretFilesIn(secretsDir, scratch).length > 0 && (await runningActivity(run.client, workflowId, type)));
     const onDisk = secretFilesIn(secretsDir, scratch).length;
-    await run.worker.current.kill('SIGKILL');
-    await run.worker.restart();
+    await run.worker.killAndReplace();
     return `${type}, ${onDisk} key file(s) on disk`;
   },
 });
@@ -155,8 +154,7 @@ const injections: Injection[] = [
       const workflowId = `${run.handle.workflowId}.import`;
       // At least two 5 MiB parts of the rootfs in S3, the rest still on the wire.
       await run.waitFor('two parts uploaded', async () => run.proxy!.uploadedBytes() >= 10 * 2 ** 20 && (await runningActivity(run.client, workflowId, 'uploadArtifact')));
-      await run.worker.current.kill('SIGKILL');
-      await run.worker.restart();
+      await run.worker.killAndReplace();
       return `uploadArtifact in ${workflowId} after ${(run.proxy!.uploadedBytes() / 2 ** 20).toFixed(0)} MiB`;
     },
   },
@@ -172,8 +170,7 @@ const injections: Injection[] = [
         const details = poll?.heartbeatDetails?.payloads?.[0]?.data;
         return Boolean(details) && JSON.parse(Buffer.from(details!).toString('utf8')).status !== 'complete';
       });
-      await run.worker.current.kill('SIGKILL');
-      await run.worker.restart();
+      await run.worker.killAndReplace();
       return `waitForSession in ${workflowId}`;
     },
   },
@@ -187,8 +184,7 @@ const injections: Injection[] = [
     async inject(run) {
       const workflowId = `${run.handle.workflowId}.boot-parameters`;
       await run.waitFor('a batch after the canary applying', async () => (await stepOf(run.client, workflowId)) === 'batches' && (await runningActivity(run.client, workflowId, 'applyBootParameters')));
-      await run.worker.current.kill('SIGKILL');
-      await run.worker.restart();
+      await run.worker.killAndReplace();
       return `applyBootParameters (batch 1) in ${workflowId}`;
     },
   },
@@ -198,8 +194,7 @@ const injections: Injection[] = [
     async inject(run) {
       const workflowId = `${run.handle.workflowId}.boot-parameters`;
       await run.waitFor('awaiting approval', async () => (await stepOf(run.client, workflowId)) === 'awaiting approval');
-      await run.worker.current.kill('SIGKILL');
-      await run.worker.restart();
+      await run.worker.killAndReplace();
       return `${workflowId} awaiting approval`;
     },
   },
@@ -215,8 +210,7 @@ const sharedInjections: Injection[] = [
       await stopProcess('worker-iscsi2');
       try {
         await run.waitFor('export on iscsi1 completed', async () => (await outcomesOf(run.client, workflowId, 'ensureExport')).includes('completed'));
-        await run.worker.current.kill('SIGKILL');
-        await run.worker.restart();
+        await run.worker.killAndReplace();
       } finally {
         await restoreStack();
       }
@@ -323,7 +317,13 @@ describe('crash matrix: the whole lifecycle survives a break at each point', () 
     // Scratch of this run's workers alone, so what a kill leaves there is this run's.
     const workDirs = { luks: path.join(dir, taskQueue, 'luks'), initiator: path.join(dir, taskQueue, 'initiator') };
     const workerEnv = { WORKER_HOST_ID: uniqueId('crash-host'), WORKFLOW_BUNDLE: bundle, LUKS_WORK_DIR: workDirs.luks, INITIATOR_WORK_DIR: workDirs.initiator, ...(proxy ? { S3_ENDPOINT: proxy.endpoint } : {}) };
-    const worker = { current: await startWorkerProcess(taskQueue, workerEnv), restart: async () => void (worker.current = await startWorkerProcess(taskQueue, workerEnv)) };
+    const worker = {
+      current: await startWorkerProcess(taskQueue, workerEnv),
+      async killAndReplace() {
+        await worker.current.kill('SIGKILL');
+        worker.current = await startWorkerProcess(taskQueue, workerEnv);
+      },
+    };
     const name = uniqueId('crash');
     try {
       const handle = await client.workflow.start(imageLifecycle, {
