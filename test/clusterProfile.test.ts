@@ -1,6 +1,6 @@
 // The dev stack's cluster profile (DEV_STACK_PROFILE=cluster): the multi-service Temporal server on
 // PostgreSQL, two orchestrator workers; with DEV_STACK_CLUSTER_PROCESSES=separate, a lifecycle that
-// survives its history service being killed and restarted. Skipped on the dev profile.
+// survives its history service, then its frontend, being killed and restarted. Skipped on the dev profile.
 import { execa } from 'execa';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,6 +13,8 @@ import { readRecord } from '../dev/processes';
 import { makeSampleImage } from '../dev/sampleImage';
 import { imageLifecycle } from '../workflows/imageLifecycle';
 import { removeDevStackExports } from './helpers/exports';
+import { lifecycleViolations } from './helpers/invariants';
+import { restoreStack } from './helpers/stack';
 import { connectClient, uniqueId } from './helpers/temporal';
 
 const cluster = process.env.DEV_STACK_PROFILE === 'cluster';
@@ -59,32 +61,41 @@ describe.runIf(cluster)('cluster profile', () => {
     expect(workerDeploymentInfo?.routingConfig?.currentDeploymentVersion?.buildId).toBe([...builds][0]);
   });
 
-  it.runIf(separate)('finishes a lifecycle whose history service is killed mid-run and restarted', async () => {
+  it.runIf(separate)('finishes a lifecycle whose history service is killed mid-encryption and its frontend mid-export, each restarted, with nothing lost', async () => {
     const sample = await makeSampleImage(fs.mkdtempSync(path.join(os.tmpdir(), 'history-kill-')), { payloadMiB: 2, label: uniqueId('history-kill') });
     const handle = await client.workflow.start(imageLifecycle, {
       taskQueue: devStack.temporal.taskQueue,
       workflowId: uniqueId('lifecycle-history-kill'),
       args: [{ name: uniqueId('compute'), import: { rootfs: { file: sample.rootfs }, kernel: { file: sample.kernel }, initrd: { file: sample.initrd } }, encrypt: { sampleSectors: 16 }, export: { servers: devStack.iscsiServers.map((s) => ({ name: s.name })), initiators: 'generate-node-acls' } }],
     });
+    const waitForPhase = async (phase: string) => {
+      for (;;) {
+        const status = await handle.query<{ phase: string }>('status').catch(() => undefined);
+        if (status?.phase === phase) return;
+        if ((await handle.describe().catch(() => undefined))?.status.name === 'COMPLETED') throw new Error(`the lifecycle ended before the ${phase} phase`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    };
+    const killAndRestart = async (name: string) => {
+      const killed = readRecord(name);
+      expect(killed, `the stack runs ${name} as a process of its own`).toBeDefined();
+      process.kill(killed!.pid, 'SIGKILL');
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await restoreStack();
+      expect(readRecord(name)!.pid).not.toBe(killed!.pid);
+    };
     // Mid-run: the encryption phase has started (import done, export to come).
-    for (;;) {
-      const status = await handle.query<{ phase: string }>('status').catch(() => undefined);
-      if (status?.phase === 'encrypt') break;
-      if ((await handle.describe()).status.name !== 'RUNNING') throw new Error('the lifecycle ended before the encrypt phase');
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-    const history = readRecord('temporal-history');
-    expect(history, 'the stack runs history as a process of its own').toBeDefined();
-    process.kill(history!.pid, 'SIGKILL');
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    const restarted = await execa('tsx', ['dev/stack.ts', 'up'], { reject: false, all: true });
-    expect(restarted.exitCode, restarted.all).toBe(0);
-    expect(readRecord('temporal-history')!.pid).not.toBe(history!.pid);
+    await waitForPhase('encrypt');
+    await killAndRestart('temporal-history');
+    await waitForPhase('export');
+    await killAndRestart('temporal-frontend');
     const summary = await handle.result();
     try {
       expect(summary.phases.export!.servers.map((s) => s.server)).toEqual(devStack.iscsiServers.map((s) => s.name));
+      const violations = await lifecycleViolations({ summary, servers: devStack.iscsiServers.map((s) => s.name), bss: {}, readBss: async () => ({}) });
+      expect(violations).toEqual([]);
     } finally {
       await removeDevStackExports([{ linkPath: summary.phases.encrypt!.artifact.link.path, linkEtag: summary.phases.encrypt!.artifact.link.etag!, targetIqn: summary.phases.export!.servers[0].iqn }]);
     }
-  }, 300_000);
+  }, 420_000);
 });

@@ -6,7 +6,7 @@ import { nodeSshRunners } from '../node/ssh';
 import { fileSecretResolver, type SecretResolver } from '../export/secrets';
 import { createFileKeyStore } from '../keys/fileKeyStore';
 import { withKeyFile, type KeyStore } from '../keys/keyStore';
-import { ensurePrivateDirectory } from '../keys/secretFile';
+import { privateDirectory } from '../keys/secretFile';
 import { progressHeartbeats } from '../s3/heartbeats';
 import { currentContext } from '../support/progress';
 import { parseInput } from '../../lib/parseInput';
@@ -40,7 +40,7 @@ export interface CheckInitiatorsResult {
 
 export function initiatorActivities(settings: InitiatorActivitySettings) {
   const onServer = keyedSemaphores(settings.perServerConcurrency);
-  let ready: Promise<void> | undefined;
+  const workDir = privateDirectory(settings.workDir);
 
   return {
     async checkInitiators(raw: CheckInitiatorsInput): Promise<CheckInitiatorsResult> {
@@ -48,7 +48,7 @@ export function initiatorActivities(settings: InitiatorActivitySettings) {
       const input = parseInput(CheckInitiatorsInput, raw, 'checkInitiators input');
       const driver = settings.drivers[input.driver];
       if (!driver) throw new Error(`this worker has no ${input.driver} initiator driver`);
-      await (ready ??= ensurePrivateDirectory(settings.workDir));
+      await workDir();
       const context: NodeCheckContext = {
         targets: input.targets,
         expected: input.expected,

@@ -4,7 +4,8 @@
 // region is copied from the LUN and cryptsetup opens a key slot of the copy (no device-mapper needed);
 // LUKS1 data is decrypted by qemu's luks driver over iscsi://.
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { makeScratchDir } from '../keys/secretFile';
 import path from 'node:path';
 import { luksDump, testKeyFile } from '../luks/cryptsetup';
 import type { NodeCheckContext } from './driver';
@@ -28,7 +29,7 @@ export function lunKeyChecks(secretsDir: string) {
 
   /** Copies the header region from the LUN, then cryptsetup checks the key on that copy (no device-mapper needed). */
   async function checkKeyOnLun(address: LunAddress, login: Login, header: LuksPrefix, context: NodeCheckContext): Promise<KeyFacts> {
-    const scratch = await mkdtemp(path.join(secretsDir, 'luks-'));
+    const scratch = await makeScratchDir(secretsDir, 'luks');
     try {
       let dataOffset = header.dataOffset;
       if (dataOffset === undefined) {

@@ -1,7 +1,7 @@
 // LUKS activities: encrypt a rootfs image into a LUKS container file, and prove a container right.
 // Keys stay in the key store: inputs, results, heartbeats and errors carry only {keyId, fingerprint}.
 import { keyFingerprint, type KeyRef, type KeyStore } from '../keys/keyStore';
-import { ensurePrivateDirectory } from '../keys/secretFile';
+import { privateDirectory } from '../keys/secretFile';
 import { encryptToContainer, type ContainerResult } from './container';
 import type { PbkdfOverride } from './cryptsetup';
 import { userspaceDataAreaWriter, type DataAreaWriter } from './dataArea';
@@ -21,11 +21,7 @@ export interface LuksActivitySettings {
 }
 
 export function createLuksActivities({ keyStore, workDir, writeDataArea = userspaceDataAreaWriter(), pbkdf }: LuksActivitySettings) {
-  let ready: Promise<void> | undefined;
-  const secretsDir = async () => {
-    await (ready ??= ensurePrivateDirectory(workDir));
-    return workDir;
-  };
+  const secretsDir = privateDirectory(workDir);
 
   return {
     /** A new key, as its own step: a retried encryptFile then reuses it instead of minting another. */

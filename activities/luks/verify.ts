@@ -5,11 +5,11 @@
 // decrypted with OpenSSL's AES-XTS (not our ECB composition) and the volume key cryptsetup unlocked.
 import { FailureType, permanentFailure } from '../../lib/failures';
 import { createDecipheriv, randomInt } from 'node:crypto';
-import { mkdtemp, open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { generateKey, withKeyFile, type KeyStore } from '../keys/keyStore';
-import { wipeFile, withSecretFile } from '../keys/secretFile';
+import { makeScratchDir, wipeFile, withSecretFile } from '../keys/secretFile';
 import { CIPHER, decryptOffline, dumpVolumeKey, luksDump, luksFormat, testKeyFile, VOLUME_KEY_BITS, type LuksHeader, type LuksVersion } from './cryptsetup';
 import { roundUp } from './dataArea';
 import { IV_UNIT_BYTES } from './xts';
@@ -63,7 +63,7 @@ export async function verifyContainer(settings: { keyStore: KeyStore; secretsDir
     fail(`container is ${containerSize} bytes; expected ${header.dataOffset} of header plus ${paddedSize} of data`);
   }
 
-  const scratch = await mkdtemp(path.join(settings.secretsDir, 'verify-'));
+  const scratch = await makeScratchDir(settings.secretsDir, 'verify');
   try {
     return await withKeyFile(settings.keyStore, request.keyId, scratch, async (keyFile) => {
       step('open with the key');
