@@ -5,9 +5,11 @@ import { iscsiServerTaskQueue } from '../lib/taskQueues';
 import { readSettings } from '../settings/load';
 import { connectWorker, workerCommon } from './connection';
 import { serveHealth } from './health';
+import { installMetrics } from './metrics';
 
 export async function runIscsiServerAgent(options: { server: string }): Promise<void> {
   const settings = readSettings(['temporal', 'worker', 's3', 'iscsiServer']);
+  installMetrics('iscsi-server', settings.worker);
   const driver = targetDriverFromEnv(options.server);
   const activities = createIscsiServerActivities(options.server, process.env, driver);
   if (driver.kind === 'tgt') {

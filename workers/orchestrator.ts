@@ -7,6 +7,7 @@ import { encryptionHostTaskQueue } from '../lib/taskQueues';
 import { readSettings } from '../settings/load';
 import { connectWorker, workerCommon } from './connection';
 import { serveHealth } from './health';
+import { installMetrics } from './metrics';
 
 const require = createRequire(import.meta.url);
 export const workflowsPath = require.resolve('../workflows/index.ts');
@@ -15,6 +16,7 @@ export const workflowsPath = require.resolve('../workflows/index.ts');
 export async function runOrchestrator(options: { taskQueue?: string }): Promise<void> {
   // Every setting this role reads, checked before anything connects.
   const settings = readSettings(['temporal', 'worker', 's3', 'csm', 'luks', 'initiator']);
+  installMetrics('orchestrator', settings.worker);
   const common = { connection: await connectWorker(settings.temporal), ...workerCommon({ ...settings.temporal, ...settings.worker }) };
   const central = await Worker.create({
     ...common,
