@@ -70,29 +70,48 @@ const postgres: Service = {
   startTimeoutMs: 60_000,
 };
 
-/**
- * The module's development-postgres12.yaml with this stack's ports: the frontend at the dev stack's
- * Temporal address, history, matching and worker on the next ports, membership after them.
- */
-export function writeServerConfig(): string {
-  const template = parse(fs.readFileSync(path.join(temporalServerCache, 'config', 'development-postgres12.yaml'), 'utf8'));
-  const [host, portText] = devStack.temporal.address.split(':');
-  const base = Number(portText);
-  template.log = { stdout: true, level: 'warn' };
-  for (const store of Object.values(template.persistence.datastores) as { sql: { connectAddr: string } }[]) {
-    store.sql.connectAddr = `${postgresAddress.host}:${postgresAddress.port}`;
-  }
-  delete template.global.metrics;
-  delete template.global.pprof;
-  template.global.membership.broadcastAddress = host;
+/** Where a server's services listen and what they reach, for serverConfig. */
+export interface ServerPlacement {
+  /** The frontend's host:port; history, matching and worker take the next ports, membership after them. */
+  frontend: string;
+  bindOnIP: string;
+  broadcastAddress: string;
+  postgres: string;
+  dynamicConfigFile: string;
+}
+
+/** The module's development-postgres12.yaml with the services placed (the dev stack's ports, or docker-compose.yml's). */
+export function serverConfig(template: string, placement: ServerPlacement): string {
+  const config = parse(template);
+  const base = Number(placement.frontend.split(':')[1]);
+  config.log = { stdout: true, level: 'warn' };
+  for (const store of Object.values(config.persistence.datastores) as { sql: { connectAddr: string } }[]) store.sql.connectAddr = placement.postgres;
+  delete config.global.metrics;
+  delete config.global.pprof;
+  config.global.membership.broadcastAddress = placement.broadcastAddress;
   temporalServices.forEach((service, index) => {
-    template.services[service].rpc = { grpcPort: base + index, membershipPort: base + 4 + index, bindOnIP: host, ...(service === 'frontend' ? { httpPort: base + 8 } : {}) };
+    config.services[service].rpc = { grpcPort: base + index, membershipPort: base + 4 + index, bindOnIP: placement.bindOnIP, ...(service === 'frontend' ? { httpPort: base + 8 } : {}) };
   });
-  template.clusterMetadata.clusterInformation.active.rpcAddress = devStack.temporal.address;
-  template.dynamicConfigClient.filepath = path.join(temporalServerCache, 'config', 'dynamicconfig', 'development-sql.yaml');
+  config.clusterMetadata.clusterInformation.active.rpcAddress = placement.frontend;
+  config.dynamicConfigClient.filepath = placement.dynamicConfigFile;
+  return stringify(config);
+}
+
+export const serverConfigTemplate = () => fs.readFileSync(path.join(temporalServerCache, 'config', 'development-postgres12.yaml'), 'utf8');
+
+/** This stack's server configuration, written under .dev/cluster. */
+export function writeServerConfig(): string {
+  const host = devStack.temporal.address.split(':')[0];
+  const config = serverConfig(serverConfigTemplate(), {
+    frontend: devStack.temporal.address,
+    bindOnIP: host,
+    broadcastAddress: host,
+    postgres: `${postgresAddress.host}:${postgresAddress.port}`,
+    dynamicConfigFile: path.join(temporalServerCache, 'config', 'dynamicconfig', 'development-sql.yaml'),
+  });
   const file = path.join(clusterDir, 'temporal.yaml');
   fs.mkdirSync(clusterDir, { recursive: true });
-  fs.writeFileSync(file, stringify(template));
+  fs.writeFileSync(file, config);
   return file;
 }
 

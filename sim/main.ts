@@ -2,11 +2,11 @@
 // (CSM_CLIENT_ID and CSM_CLIENT_SECRET, the workers' credentials).
 import { s3SettingsOf } from '../activities/s3/client';
 import { readSettings, SettingsError } from '../settings/load';
-import { startSimulator } from './server';
+import { simulatorSettingGroups, startSimulator } from './server';
 
 let settings;
 try {
-  settings = readSettings(['simulator', 'csm', 's3']);
+  settings = readSettings(simulatorSettingGroups);
 } catch (error) {
   if (!(error instanceof SettingsError)) throw error;
   console.error(error.message);

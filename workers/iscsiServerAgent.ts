@@ -7,8 +7,10 @@ import { connectWorker, workerCommon } from './connection';
 import { serveHealth } from './health';
 import { installMetrics } from './metrics';
 
+export const agentSettingGroups = ['temporal', 'worker', 's3', 'iscsiServer'] as const;
+
 export async function runIscsiServerAgent(options: { server: string }): Promise<void> {
-  const settings = readSettings(['temporal', 'worker', 's3', 'iscsiServer']);
+  const settings = readSettings(agentSettingGroups);
   installMetrics('iscsi-server', settings.worker);
   const driver = targetDriverFromEnv(options.server);
   const activities = createIscsiServerActivities(options.server, process.env, driver);

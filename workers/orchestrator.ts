@@ -12,10 +12,12 @@ import { installMetrics } from './metrics';
 const require = createRequire(import.meta.url);
 export const workflowsPath = require.resolve('../workflows/index.ts');
 
+/** Every setting this role reads, checked before anything connects. */
+export const orchestratorSettingGroups = ['temporal', 'worker', 's3', 'csm', 'luks', 'initiator'] as const;
+
 /** Workflows and central activities; plus this host's queue for work that shares local files. */
 export async function runOrchestrator(options: { taskQueue?: string }): Promise<void> {
-  // Every setting this role reads, checked before anything connects.
-  const settings = readSettings(['temporal', 'worker', 's3', 'csm', 'luks', 'initiator']);
+  const settings = readSettings(orchestratorSettingGroups);
   installMetrics('orchestrator', settings.worker);
   const common = { connection: await connectWorker(settings.temporal), ...workerCommon({ ...settings.temporal, ...settings.worker }) };
   const central = await Worker.create({
