@@ -62,6 +62,10 @@ export const settingGroups = {
     WORKER_HEALTH_PORT: setting(positiveInteger.optional(), 'port of GET /healthz (200 while every worker of the process runs); none when unset'),
     WORKER_HEALTH_HOST: setting(text.default('0.0.0.0'), 'address /healthz listens on'),
     WORKER_HOST_ID: setting(text.optional(), "names this host's encryption task queue", { defaultShown: 'host name' }),
+    WORKER_SHUTDOWN_GRACE_SECONDS: setting(positiveInteger.default(30), 'on SIGTERM, how long running activities have to finish, or to record their progress (an upload its parts) and stop, before they are cancelled; keep it below the stop timeout of systemd, Docker or Kubernetes'),
+    WORKER_STICKY_CACHE_SIZE: setting(positiveInteger.optional(), 'workflows the orchestrator keeps in memory between their tasks (sticky cache), sparing a replay of each history', { defaultShown: "the SDK's, from the heap size" }),
+    ORCHESTRATOR_ACTIVITY_CONCURRENCY: setting(positiveInteger.default(100), 'activities at once on IMAGE_TASK_QUEUE: the CSM API calls, S3 checks and node checks, and the uploads of imports'),
+    ENCRYPTION_HOST_CONCURRENCY: setting(positiveInteger.default(4), "activities at once on this host's encryption queue: staging, LUKS encryption, verification and the container's upload, each an image's worth of disk, CPU and bandwidth"),
     METRICS_BIND_ADDRESS: setting(
       bindAddressOrNone.optional(),
       'host:port of GET /metrics (Prometheus); empty: no metrics',
@@ -107,6 +111,7 @@ export const settingGroups = {
     CSM_SIM_TOKEN_LIFETIME: setting(positiveInteger.default(300), 'lifetime of the tokens it issues, in seconds'),
   },
   iscsiServer: {
+    AGENT_ACTIVITY_CONCURRENCY: setting(positiveInteger.default(4), "activities at once on the agent's queue: stagings from S3 beside target changes (which run one at a time)"),
     ISCSI_DRIVER: setting(z.enum(['tgt', 'lio']).default('tgt'), 'target driver on the iSCSI server'),
     LIO_SAVECONFIG: setting(absolutePath.default('/etc/target/saveconfig.json'), "targetcli's saveconfig file (Debian: /etc/rtslib-fb-target/saveconfig.json)"),
     TGT_CONTROL_PORT: setting(z.coerce.number().int('must be an integer').min(0, 'must be 0 or more').default(0), 'tgtd control port index (tgtadm -C)'),

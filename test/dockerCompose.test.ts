@@ -27,6 +27,7 @@ interface Service {
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string; required?: boolean }>;
   profiles?: string[];
+  stop_grace_period?: string;
 }
 const compose = parse(fs.readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown>; 'x-project-env': Record<string, string> };
 const services = compose.services;
@@ -105,6 +106,15 @@ describe('docker-compose.yml', () => {
       // ISCSI_SERVER_NAME is the agent image's command line (--server), as in its systemd unit.
       expect(Object.keys(environment).filter((variable) => !known.has(variable) && variable !== 'ISCSI_SERVER_NAME'), name).toEqual([]);
       expect(() => readSettings(groups, environment), name).not.toThrow();
+    }
+  });
+
+  it("lets each worker's running activities finish or record their progress before Docker kills it", () => {
+    const grace = readSettings(['worker'], {}).worker.WORKER_SHUTDOWN_GRACE_SECONDS;
+    for (const name of ['worker-orchestrator', ...devStack.iscsiServers.map((s) => s.name)]) {
+      const environment = services[name].environment!;
+      const workerGrace = environment.WORKER_SHUTDOWN_GRACE_SECONDS ? Number(environment.WORKER_SHUTDOWN_GRACE_SECONDS) : grace;
+      expect(Number(/^(\d+)s$/.exec(services[name].stop_grace_period ?? '')?.[1]), name).toBeGreaterThan(workerGrace);
     }
   });
 

@@ -26,7 +26,7 @@ export async function runIscsiServerAgent(options: { server: string }): Promise<
     taskQueue: iscsiServerTaskQueue(options.server),
     activities,
     // Staging one image while exporting another; target changes themselves run one at a time in the driver.
-    maxConcurrentActivityTaskExecutions: 4,
+    maxConcurrentActivityTaskExecutions: settings.iscsiServer.AGENT_ACTIVITY_CONCURRENCY,
     // Heartbeats carry cancellations back: a cancelled or timed-out export stops within seconds.
     maxHeartbeatThrottleInterval: '5s',
   });

@@ -25,10 +25,13 @@ export async function runOrchestrator(options: { taskQueue?: string }): Promise<
     taskQueue: options.taskQueue ?? settings.temporal.IMAGE_TASK_QUEUE,
     ...(settings.worker.WORKFLOW_BUNDLE ? { workflowBundle: { codePath: settings.worker.WORKFLOW_BUNDLE } } : { workflowsPath }),
     activities: createOrchestratorActivities(),
+    maxConcurrentActivityTaskExecutions: settings.worker.ORCHESTRATOR_ACTIVITY_CONCURRENCY,
+    ...(settings.worker.WORKER_STICKY_CACHE_SIZE ? { maxCachedWorkflows: settings.worker.WORKER_STICKY_CACHE_SIZE } : {}),
   });
   const host = await Worker.create({
     ...common,
     taskQueue: encryptionHostTaskQueue(encryptionHostId()),
+    maxConcurrentActivityTaskExecutions: settings.worker.ENCRYPTION_HOST_CONCURRENCY,
     activities: createEncryptionHostActivities(createS3Client(s3SettingsFromEnv())),
   });
   serveHealth(settings.worker, [central, host]);

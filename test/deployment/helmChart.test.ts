@@ -83,7 +83,8 @@ describe('Helm chart', () => {
     const healthPort = container.ports.find((p: { name: string }) => p.name === 'health').containerPort;
     expect(String(healthPort)).toBe(configMap.data.WORKER_HEALTH_PORT);
     for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) expect(container[probe].httpGet, probe).toEqual({ path: '/healthz', port: 'health' });
-    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(30); // the workers' shutdown grace time
+    const shutdownGrace = readSettings(['worker'], configMap.data).worker.WORKER_SHUTDOWN_GRACE_SECONDS;
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(shutdownGrace); // the workers' shutdown grace time
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(pdb.spec.selector.matchLabels).toEqual(deployment.spec.template.metadata.labels);
     expect(pdb.spec.minAvailable).toBeLessThan(deployment.spec.replicas);
