@@ -11,8 +11,10 @@ import { agentEnvironment } from '../../dev/services';
 import { encryptionHostTaskQueue, iscsiServerTaskQueue } from '../../lib/taskQueues';
 import { readSettings } from '../../settings/load';
 import { workerCommon } from '../../workers/connection';
+import { checkStack } from '../../workflows/checkStack';
+import { scrape } from '../helpers/prometheus';
+import { connectClient, uniqueId } from '../helpers/temporal';
 import { startWorkerProcess } from '../helpers/workerProcess';
-import { uniqueId } from '../helpers/temporal';
 
 const net = process.env.DEV_STACK_NET ?? '127.0.0';
 
@@ -55,6 +57,28 @@ describe('worker tuning', () => {
     } finally {
       agent.kill('SIGTERM');
       await agent;
+    }
+  });
+
+  it('keeps at most WORKER_STICKY_CACHE_SIZE workflows cached: with 1, workflows running together evict each other; with the default, none', { timeout: 180_000 }, async () => {
+    const client = await connectClient();
+    const evictions = async (cacheSize: Record<string, string>, port: number) => {
+      const taskQueue = uniqueId('sticky');
+      const metrics = `${net}.110:${port}`;
+      const worker = await startWorkerProcess(taskQueue, { METRICS_BIND_ADDRESS: metrics, ...cacheSize });
+      try {
+        const input = { bucket: 'boot-images', iscsiServers: devStack.iscsiServers.map((server) => server.name) };
+        await Promise.all([1, 2, 3, 4].map(() => client.workflow.execute(checkStack, { taskQueue, workflowId: uniqueId('sticky'), args: [input] })));
+        return (await scrape(metrics)).get('temporal_sticky_cache_total_forced_eviction') ?? 0;
+      } finally {
+        await worker.kill();
+      }
+    };
+    try {
+      expect(await evictions({ WORKER_STICKY_CACHE_SIZE: '1' }, 9603)).toBeGreaterThan(0);
+      expect(await evictions({}, 9604)).toBe(0);
+    } finally {
+      await client.connection.close();
     }
   });
 
