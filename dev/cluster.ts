@@ -143,6 +143,28 @@ async function registerNamespace(): Promise<void> {
   }
 }
 
+export const temporalUiVersion = 'v2.56.4';
+const temporalUiCache = path.join(path.dirname(temporalServerCache), `temporal-ui-${temporalUiVersion}`);
+
+/**
+ * The Temporal UI (ui-server) against the cluster's frontend, where the dev server serves its own:
+ * the module's development.yaml as the base configuration, this stack's addresses over it.
+ */
+const temporalUi: Service = {
+  name: 'temporal-ui',
+  argv: () => {
+    const configDir = path.join(clusterDir, 'ui');
+    fs.mkdirSync(configDir, { recursive: true });
+    fs.copyFileSync(path.join(temporalUiCache, 'config', 'development.yaml'), path.join(configDir, 'base.yaml'));
+    const ui = new URL(devStack.temporal.uiUrl);
+    fs.writeFileSync(path.join(configDir, 'cluster.yaml'), stringify({ temporalGrpcAddress: devStack.temporal.address, host: ui.hostname, port: Number(ui.port), defaultNamespace: devStack.temporal.namespace }));
+    return [path.join(temporalUiCache, 'bin', 'server'), '--root', configDir, '--config', '.', '--env', 'cluster', 'start'];
+  },
+  listens: () => [{ host: new URL(devStack.temporal.uiUrl).hostname, port: Number(new URL(devStack.temporal.uiUrl).port) }],
+  healthy: async () => (await fetch(new URL('/api/v1/namespaces', devStack.temporal.uiUrl)).catch(() => undefined))?.ok === true,
+  startTimeoutMs: 60_000,
+};
+
 interface Probes {
   frontendHealthy(): Promise<boolean>;
   tcpOpen(host: string, port: number): Promise<boolean>;
@@ -165,9 +187,9 @@ export function clusterTemporal(probes: Probes, separateProcesses: boolean): Ser
   if (separateProcesses) {
     const processes = ['history', 'matching', 'frontend', 'worker'].map((service) => server(`temporal-${service}`, [service]));
     processes[3].afterStart = registerNamespace;
-    return [postgres, ...processes];
+    return [postgres, ...processes, temporalUi];
   }
-  return [postgres, { ...server('temporal-cluster', temporalServices), afterStart: registerNamespace }];
+  return [postgres, { ...server('temporal-cluster', temporalServices), afterStart: registerNamespace }, temporalUi];
 }
 
 
