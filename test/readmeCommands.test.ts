@@ -1,7 +1,8 @@
-// Every `temporal` and tctl line of the README's "Starting each workflow type", run as written (bash,
-// the CLIs setup installs) against the dev stack: a start of each workflow type, the rollout's status
-// query, its approve signal and update, show and observe. Only what names this machine's things is
-// substituted: the image file, the image id, workflow ids (made unique per run) and the nodes.
+// Every imagectl, `temporal` and tctl line of the README's "Starting each workflow type", run as
+// written (bash, the CLIs setup installs) against the dev stack: a start of each workflow type, the
+// rollout's status query, its approve signal and update, show and observe; imagectl's starts from spec
+// files, a retire and a report. Only what names this machine's things is substituted: the image file,
+// the image id, workflow ids (made unique per run) and the nodes.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CfsClient } from '../activities/cfs/client';
 import { CsmClient } from '../activities/csm/client';
-import { devStack, projectRoot, stateDir } from '../dev/config';
+import { devStack, projectRoot, stackEnvironment, stateDir } from '../dev/config';
 import { makeLayerRepo } from '../dev/gitLayer';
 import { makeSampleImage } from '../dev/sampleImage';
 import { expandNodeset } from '../lib/nodeset';
@@ -25,12 +26,12 @@ const clis = {
 } as const;
 type Cli = keyof typeof clis;
 
-/** The README's lines of one CLI, continuation lines joined. */
-function readmeLines(cli: Cli): string[] {
+/** The README's lines of one CLI (those of the block headed by that comment), continuation lines joined. */
+function readmeLines(cli: string, block: string): string[] {
   const readme = fs.readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
-  const block = new RegExp(`\\n${clis[cli].block}[^\\n]*\\n([\\s\\S]*?)(?:\\n\\n|\`\`\`)`).exec(readme)?.[1];
-  if (!block) throw new Error(`README has no "${clis[cli].block}" block`);
-  return block.replace(/\\\n\s*/g, '').split('\n').filter((line) => line.startsWith(`${cli} `));
+  const lines = new RegExp(`\\n${block}[^\\n]*\\n([\\s\\S]*?)(?:\\n\\n|\`\`\`)`).exec(readme)?.[1];
+  if (!lines) throw new Error(`README has no "${block}" block`);
+  return lines.replace(/\\\n\s*/g, '').split('\n').filter((line) => line.startsWith(`${cli} `));
 }
 
 /** The JSON a query printed (tctl prints it bare, the temporal CLI after a label). */
@@ -66,7 +67,7 @@ describe.each(['temporal', 'tctl'] as const)('the README %s lines against the de
   });
 
   it('starts every workflow type, queries, approves, shows and observes, each run doing what the README says', async () => {
-    const lines = readmeLines(cli);
+    const lines = readmeLines(cli, flags.block);
     const types = lines.map((line) => new RegExp(`${flags.type} (\\S+)`).exec(line)?.[1]).filter(Boolean);
     expect(types).toEqual(expectedTypes[cli]);
 
@@ -139,4 +140,44 @@ describe.each(['temporal', 'tctl'] as const)('the README %s lines against the de
     }
     expect(imageId).not.toBe('');
   }, 300_000);
+});
+
+describe('the README imagectl lines against the dev stack', () => {
+  it('starts a lifecycle and an import from spec files, retires the image, writes the validation report page', { timeout: 300_000 }, async () => {
+    const lines = readmeLines('imagectl', '# imagectl');
+    expect(lines.map((line) => line.split(' ')[1])).toEqual(['start', 'start', 'retire', 'report']);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imagectl-readme-'));
+    const client = await connectClient();
+    try {
+      const sample = await makeSampleImage(path.join(dir, 'image'), { payloadMiB: 1, label: uniqueId('readme-imagectl') });
+      const files = `rootfs: { file: ${sample.rootfs} }\nkernel: { file: ${sample.kernel} }\ninitrd: { file: ${sample.initrd} }\n`;
+      const initiators = "nodes: 'nid[001-002]'";
+      const iqnPattern = "'iqn.2026-11.readme.cluster:{node}'";
+      fs.writeFileSync(
+        path.join(dir, 'lifecycle.yaml'),
+        `name: ${uniqueId('readme-lifecycle')}\nimport:\n${files.trimEnd().replace(/^/gm, '  ')}\nexport:\n  servers: [${devStack.iscsiServers.map((s) => `{ name: ${s.name} }`).join(', ')}]\n  initiators: { ${initiators}, iqnPattern: ${iqnPattern} }\n` +
+          `validate:\n  ${initiators}\n  initiator: { driver: libiscsi, iqnPattern: ${iqnPattern} }\n`,
+      );
+      fs.writeFileSync(path.join(dir, 'import.yaml'), `workflow: importImage\nname: ${uniqueId('readme-import')}\n${files}`);
+      const lifecycleId = uniqueId('upgrade-1');
+      let imageId = '';
+      // imagectl as an operator has it on PATH.
+      fs.mkdirSync(path.join(dir, 'bin'));
+      fs.writeFileSync(path.join(dir, 'bin', 'imagectl'), `#!/bin/sh\nexec tsx ${path.join(projectRoot, 'cli', 'imagectl.ts')} "$@"\n`, { mode: 0o755 });
+      const env = { ...stackEnvironment(), PATH: `${path.join(dir, 'bin')}:${process.env.PATH}` };
+      for (const line of lines) {
+        const command = line.replaceAll('upgrade-1', lifecycleId).replaceAll('<id>', imageId).replaceAll('iscsi1', devStack.iscsiServers[0].name).replaceAll('iscsi2', devStack.iscsiServers[1].name);
+        const result = await execa('bash', ['-c', command], { cwd: dir, env, reject: false, all: true });
+        expect(result.exitCode, `${command}\n${result.all}`).toBe(0);
+        if (line.includes('lifecycle.yaml')) imageId = ((await client.workflow.getHandle(lifecycleId).result()) as { imageId: string }).imageId;
+        if (line.includes('import.yaml')) expect(result.stdout).toMatch(/started importImage /);
+        if (line.includes(' retire ')) expect(result.stdout).toContain(devStack.iscsiServers[1].name);
+        if (line.includes(' report ')) expect(fs.readFileSync(path.join(dir, `${lifecycleId}.html`), 'utf8')).toMatch(/nid001/);
+      }
+      expect(imageId).not.toBe('');
+    } finally {
+      await client.connection.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
