@@ -70,29 +70,48 @@ const postgres: Service = {
   startTimeoutMs: 60_000,
 };
 
-/**
- * The module's development-postgres12.yaml with this stack's ports: the frontend at the dev stack's
- * Temporal address, history, matching and worker on the next ports, membership after them.
- */
-export function writeServerConfig(): string {
-  const template = parse(fs.readFileSync(path.join(temporalServerCache, 'config', 'development-postgres12.yaml'), 'utf8'));
-  const [host, portText] = devStack.temporal.address.split(':');
-  const base = Number(portText);
-  template.log = { stdout: true, level: 'warn' };
-  for (const store of Object.values(template.persistence.datastores) as { sql: { connectAddr: string } }[]) {
-    store.sql.connectAddr = `${postgresAddress.host}:${postgresAddress.port}`;
-  }
-  delete template.global.metrics;
-  delete template.global.pprof;
-  template.global.membership.broadcastAddress = host;
+/** Where a server's services listen and what they reach, for serverConfig. */
+export interface ServerPlacement {
+  /** The frontend's host:port; history, matching and worker take the next ports, membership after them. */
+  frontend: string;
+  bindOnIP: string;
+  broadcastAddress: string;
+  postgres: string;
+  dynamicConfigFile: string;
+}
+
+/** The module's development-postgres12.yaml with the services placed (the dev stack's ports, or docker-compose.yml's). */
+export function serverConfig(template: string, placement: ServerPlacement): string {
+  const config = parse(template);
+  const base = Number(placement.frontend.split(':')[1]);
+  config.log = { stdout: true, level: 'warn' };
+  for (const store of Object.values(config.persistence.datastores) as { sql: { connectAddr: string } }[]) store.sql.connectAddr = placement.postgres;
+  delete config.global.metrics;
+  delete config.global.pprof;
+  config.global.membership.broadcastAddress = placement.broadcastAddress;
   temporalServices.forEach((service, index) => {
-    template.services[service].rpc = { grpcPort: base + index, membershipPort: base + 4 + index, bindOnIP: host, ...(service === 'frontend' ? { httpPort: base + 8 } : {}) };
+    config.services[service].rpc = { grpcPort: base + index, membershipPort: base + 4 + index, bindOnIP: placement.bindOnIP, ...(service === 'frontend' ? { httpPort: base + 8 } : {}) };
   });
-  template.clusterMetadata.clusterInformation.active.rpcAddress = devStack.temporal.address;
+  config.clusterMetadata.clusterInformation.active.rpcAddress = placement.frontend;
+  config.dynamicConfigClient.filepath = placement.dynamicConfigFile;
+  return stringify(config);
+}
+
+export const serverConfigTemplate = () => fs.readFileSync(path.join(temporalServerCache, 'config', 'development-postgres12.yaml'), 'utf8');
+
+/** This stack's server configuration, written under .dev/cluster. */
+export function writeServerConfig(): string {
+  const host = devStack.temporal.address.split(':')[0];
   fs.mkdirSync(clusterDir, { recursive: true });
-  template.dynamicConfigClient.filepath = writeDynamicConfig();
+  const config = serverConfig(serverConfigTemplate(), {
+    frontend: devStack.temporal.address,
+    bindOnIP: host,
+    broadcastAddress: host,
+    postgres: `${postgresAddress.host}:${postgresAddress.port}`,
+    dynamicConfigFile: writeDynamicConfig(),
+  });
   const file = path.join(clusterDir, 'temporal.yaml');
-  fs.writeFileSync(file, stringify(template));
+  fs.writeFileSync(file, config);
   return file;
 }
 
@@ -137,6 +156,28 @@ async function registerNamespace(): Promise<void> {
   }
 }
 
+export const temporalUiVersion = 'v2.56.4';
+const temporalUiCache = path.join(path.dirname(temporalServerCache), `temporal-ui-${temporalUiVersion}`);
+
+/**
+ * The Temporal UI (ui-server) against the cluster's frontend, where the dev server serves its own:
+ * the module's development.yaml as the base configuration, this stack's addresses over it.
+ */
+const temporalUi: Service = {
+  name: 'temporal-ui',
+  argv: () => {
+    const configDir = path.join(clusterDir, 'ui');
+    fs.mkdirSync(configDir, { recursive: true });
+    fs.copyFileSync(path.join(temporalUiCache, 'config', 'development.yaml'), path.join(configDir, 'base.yaml'));
+    const ui = new URL(devStack.temporal.uiUrl);
+    fs.writeFileSync(path.join(configDir, 'cluster.yaml'), stringify({ temporalGrpcAddress: devStack.temporal.address, host: ui.hostname, port: Number(ui.port), defaultNamespace: devStack.temporal.namespace }));
+    return [path.join(temporalUiCache, 'bin', 'server'), '--root', configDir, '--config', '.', '--env', 'cluster', 'start'];
+  },
+  listens: () => [{ host: new URL(devStack.temporal.uiUrl).hostname, port: Number(new URL(devStack.temporal.uiUrl).port) }],
+  healthy: async () => (await fetch(new URL('/api/v1/namespaces', devStack.temporal.uiUrl)).catch(() => undefined))?.ok === true,
+  startTimeoutMs: 60_000,
+};
+
 interface Probes {
   frontendHealthy(): Promise<boolean>;
   tcpOpen(host: string, port: number): Promise<boolean>;
@@ -159,9 +200,9 @@ export function clusterTemporal(probes: Probes, separateProcesses: boolean): Ser
   if (separateProcesses) {
     const processes = ['history', 'matching', 'frontend', 'worker'].map((service) => server(`temporal-${service}`, [service]));
     processes[3].afterStart = registerNamespace;
-    return [postgres, ...processes];
+    return [postgres, ...processes, temporalUi];
   }
-  return [postgres, { ...server('temporal-cluster', temporalServices), afterStart: registerNamespace }];
+  return [postgres, { ...server('temporal-cluster', temporalServices), afterStart: registerNamespace }, temporalUi];
 }
 
 

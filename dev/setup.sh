@@ -118,6 +118,21 @@ if [[ ! -f $temporal_cache/.complete ]]; then
   touch "$temporal_cache/.complete"
 fi
 
+# The Temporal UI of the cluster profile (the dev server embeds its own): ui-server v2.56.4 needs Go
+# 1.27.3, which the go command fetches from the module proxy itself (GOTOOLCHAIN); v2.58.x needs a
+# go.temporal.io/api the proxy refuses. Its base configuration is the module's development.yaml.
+TEMPORAL_UI_VERSION=v2.56.4
+ui_cache="${XDG_CACHE_HOME:-$HOME/.cache}/boot-image-orchestrator/temporal-ui-$TEMPORAL_UI_VERSION"
+if [[ ! -f $ui_cache/.complete ]]; then
+  go_command
+  echo "setup: building the Temporal UI server $TEMPORAL_UI_VERSION for the cluster profile (once)"
+  mkdir -p "$ui_cache/bin" "$ui_cache/config"
+  GOBIN="$ui_cache/bin" GOTOOLCHAIN=go1.27.3 "$go" install "github.com/temporalio/ui-server/v2/cmd/server@$TEMPORAL_UI_VERSION"
+  cp "$(GOTOOLCHAIN=go1.27.3 "$go" env GOMODCACHE)/github.com/temporalio/ui-server/v2@$TEMPORAL_UI_VERSION/config/development.yaml" "$ui_cache/config/"
+  chmod -R u+w "$ui_cache"
+  touch "$ui_cache/.complete"
+fi
+
 # Helm, for the chart's tests (helm lint, helm template): built from its Go module, cached the same way.
 HELM_VERSION=v3.22.0
 helm_bin="${XDG_CACHE_HOME:-$HOME/.cache}/boot-image-orchestrator/helm-$HELM_VERSION/bin"

@@ -74,7 +74,7 @@ async function status(): Promise<boolean> {
     allUp &&= healthy;
     console.log(`${service.name.padEnd(22)} ${healthy ? 'healthy' : running ? 'running, not healthy' : 'stopped'}${running ? `  pid ${record.pid}` : ''}`);
   }
-  console.log(`profile: ${runningProfile()}   Temporal UI: ${runningProfile() === 'dev' ? devStack.temporal.uiUrl : 'none'}   logs: .dev/logs/`);
+  console.log(`profile: ${runningProfile()}   Temporal UI: ${devStack.temporal.uiUrl}   logs: .dev/logs/`);
   return allUp;
 }
 

@@ -1,7 +1,10 @@
 // Reads and checks the settings a process needs, all at once: the environment, over an optional
-// file named by BOOT_IMAGE_SETTINGS (KEY=VALUE lines, the syntax of a systemd EnvironmentFile).
+// file named by BOOT_IMAGE_SETTINGS (KEY=VALUE lines, the syntax of a systemd EnvironmentFile),
+// over the `temporal.toml` profile TEMPORAL_CONFIG_FILE names, if any.
 import fs from 'node:fs';
+import path from 'node:path';
 import { settingGroups, type GroupSettings, type Setting, type SettingGroup } from './schema';
+import { temporalProfileVariables } from './temporalProfile';
 
 export type Environment = Record<string, string | undefined>;
 export type Settings<G extends SettingGroup> = { [K in G]: GroupSettings<K> };
@@ -15,7 +18,9 @@ export class SettingsError extends Error {
 }
 
 export function readSettings<G extends SettingGroup>(groups: readonly G[], env: Environment = process.env): Settings<G> {
-  const source = { ...settingsFile(env.BOOT_IMAGE_SETTINGS), ...env };
+  const given = { ...settingsFile(env.BOOT_IMAGE_SETTINGS), ...env };
+  const profile = groups.includes('temporal' as G) && given.TEMPORAL_CONFIG_FILE && path.isAbsolute(given.TEMPORAL_CONFIG_FILE) ? temporalProfileVariables(given.TEMPORAL_CONFIG_FILE, given.TEMPORAL_PROFILE || undefined) : {};
+  const source = { ...profile, ...given };
   const problems: string[] = [];
   const result: Record<string, Record<string, unknown>> = {};
   for (const group of groups) {

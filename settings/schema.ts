@@ -8,6 +8,11 @@ const text = z.string().trim().min(1, 'must not be empty');
 const absolutePath = text.refine((p) => path.isAbsolute(p), 'must be an absolute path');
 const url = text.refine((u) => URL.canParse(u), 'must be a URL (like https://host:port)');
 const hostPort = text.regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port');
+/** host:port, or empty for none. */
+const bindAddressOrNone = z
+  .string()
+  .trim()
+  .refine((v) => v === '' || (/^(?:[\w.-]+|\[[\da-fA-F:]+\]):\d{1,5}$/.test(v) && Number(v.split(':').pop()) <= 65535), 'must be host:port (or empty for none)');
 const positiveInteger = z.coerce.number().int('must be an integer').min(1, 'must be at least 1');
 const boolean = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const words = z.string().transform((v) => v.split(/\s+/).filter(Boolean));
@@ -47,6 +52,8 @@ export const settingGroups = {
     TEMPORAL_TLS_CA: setting(absolutePath.optional(), 'CA bundle (PEM) that signed the frontend certificate, instead of the system CAs'),
     TEMPORAL_TLS_SERVER_NAME: setting(text.optional(), 'name checked in the frontend certificate when it differs from the address host'),
     TEMPORAL_API_KEY: setting(text.optional(), 'API key sent as a bearer token (Temporal Cloud, or a frontend with an authorizer)', { secret: true }),
+    TEMPORAL_CONFIG_FILE: setting(absolutePath.optional(), "a `temporal.toml` client configuration, as the `temporal` CLI reads it: its profile's address, namespace, API key and TLS files stand for the TEMPORAL_* variables not set"),
+    TEMPORAL_PROFILE: setting(text.default('default'), 'the profile of TEMPORAL_CONFIG_FILE to use'),
     IMAGE_TASK_QUEUE: setting(text.default('boot-image'), 'task queue of the orchestrator workers'),
   },
   worker: {
@@ -55,6 +62,15 @@ export const settingGroups = {
     WORKER_HEALTH_PORT: setting(positiveInteger.optional(), 'port of GET /healthz (200 while every worker of the process runs); none when unset'),
     WORKER_HEALTH_HOST: setting(text.default('0.0.0.0'), 'address /healthz listens on'),
     WORKER_HOST_ID: setting(text.optional(), "names this host's encryption task queue", { defaultShown: 'host name' }),
+    WORKER_SHUTDOWN_GRACE_SECONDS: setting(positiveInteger.default(30), 'on SIGTERM, how long running activities have to finish, or to record their progress (an upload its parts) and stop, before they are cancelled; keep it below the stop timeout of systemd, Docker or Kubernetes'),
+    WORKER_STICKY_CACHE_SIZE: setting(positiveInteger.optional(), 'workflows the orchestrator keeps in memory between their tasks (sticky cache), sparing a replay of each history', { defaultShown: "the SDK's, from the heap size" }),
+    ORCHESTRATOR_ACTIVITY_CONCURRENCY: setting(positiveInteger.default(100), 'activities at once on IMAGE_TASK_QUEUE: the CSM API calls, S3 checks and node checks, and the uploads of imports'),
+    ENCRYPTION_HOST_CONCURRENCY: setting(positiveInteger.default(4), "activities at once on this host's encryption queue: staging, LUKS encryption, verification and the container's upload, each an image's worth of disk, CPU and bandwidth"),
+    METRICS_BIND_ADDRESS: setting(
+      bindAddressOrNone.optional(),
+      'host:port of GET /metrics (Prometheus); empty: no metrics',
+      { defaultShown: '0.0.0.0:9464 (orchestrator), 0.0.0.0:9465 (agents)' },
+    ),
   },
   versioning: {
     WORKER_DEPLOYMENT_NAME: setting(text.default('boot-image-orchestrator'), 'Worker Deployment the orchestrator workers belong to (Worker Versioning)'),
@@ -73,11 +89,13 @@ export const settingGroups = {
     S3_REGION: setting(text.default('us-east-1'), 'S3 region'),
     S3_ACCESS_KEY_ID: setting(text, 'S3 access key id'),
     S3_SECRET_ACCESS_KEY: setting(text, 'S3 secret key', { secret: true }),
+    S3_CA_BUNDLE: setting(absolutePath.optional(), "CA bundle (PEM) that signed an https S3 endpoint's certificate, instead of the system CAs"),
   },
   csm: {
     CSM_API_URL: setting(url, 'CSM API gateway (IMS, CFS, BSS and the Keycloak token endpoint)'),
     CSM_CLIENT_ID: setting(text, 'Keycloak client id (client credentials)'),
     CSM_CLIENT_SECRET: setting(text, 'Keycloak client secret', { secret: true }),
+    CSM_CA_BUNDLE: setting(absolutePath.optional(), "CA bundle (PEM) that signed the API gateway's certificate, instead of the system CAs"),
     BSS_SNAPSHOT_PREFIX: setting(text.regex(/^s3:\/\/[^/]+/, 'must be s3://bucket[/prefix]').default('s3://ims/bss-changes'), 'where BSS snapshots of each rollout go'),
   },
   luks: {
@@ -95,7 +113,14 @@ export const settingGroups = {
     INITIATOR_PER_SERVER_CONCURRENCY: setting(positiveInteger.default(8), 'node checks at once against one iSCSI server'),
     INITIATOR_NODE_CONCURRENCY: setting(positiveInteger.default(32), 'node checks at once in all'),
   },
+  simulator: {
+    CSM_SIM_HOST: setting(text.default('127.0.0.1'), 'address the CSM simulator listens on (the dev stack: the host of CSM_API_URL)'),
+    CSM_SIM_PORT: setting(z.coerce.number().int('must be an integer').min(0, 'must be 0 or more').max(65535, 'must be at most 65535').default(8444), 'its port (0: any free port)'),
+    CSM_SIM_DATA_DIR: setting(text.default('.dev/csm-sim'), 'where it keeps IMS, CFS and BSS records'),
+    CSM_SIM_TOKEN_LIFETIME: setting(positiveInteger.default(300), 'lifetime of the tokens it issues, in seconds'),
+  },
   iscsiServer: {
+    AGENT_ACTIVITY_CONCURRENCY: setting(positiveInteger.default(4), "activities at once on the agent's queue: stagings from S3 beside target changes (which run one at a time)"),
     ISCSI_DRIVER: setting(z.enum(['tgt', 'lio']).default('tgt'), 'target driver on the iSCSI server'),
     LIO_SAVECONFIG: setting(absolutePath.default('/etc/target/saveconfig.json'), "targetcli's saveconfig file (Debian: /etc/rtslib-fb-target/saveconfig.json)"),
     TGT_CONTROL_PORT: setting(z.coerce.number().int('must be an integer').min(0, 'must be 0 or more').default(0), 'tgtd control port index (tgtadm -C)'),

@@ -11,6 +11,7 @@ export const groupTitles: Record<keyof typeof settingGroups, string> = {
   luks: 'orchestrator worker',
   imports: 'orchestrator worker',
   initiator: 'orchestrator worker',
+  simulator: 'CSM simulator',
   iscsiServer: 'agents',
 };
 

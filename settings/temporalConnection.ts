@@ -1,8 +1,8 @@
 // How workers and imagectl reach Temporal: address, namespace, TLS (server CA, client certificate,
 // server name) and API key, as the `temporal` CLI takes them from the same variables.
-import fs from 'node:fs';
 import type { TLSConfig } from '@temporalio/client';
 import type { GroupSettings } from './schema';
+import { readPemSetting } from './files';
 import { SettingsError } from './load';
 
 export interface TemporalConnectionOptions {
@@ -20,17 +20,9 @@ export function temporalConnectionOptions(settings: GroupSettings<'temporal'>): 
   const tls: TLSConfig | undefined = useTls
     ? {
         serverNameOverride: serverName,
-        serverRootCACertificate: ca ? readPem('TEMPORAL_TLS_CA', ca) : undefined,
-        clientCertPair: cert && key ? { crt: readPem('TEMPORAL_TLS_CERT', cert), key: readPem('TEMPORAL_TLS_KEY', key) } : undefined,
+        serverRootCACertificate: ca ? readPemSetting('TEMPORAL_TLS_CA', ca) : undefined,
+        clientCertPair: cert && key ? { crt: readPemSetting('TEMPORAL_TLS_CERT', cert), key: readPemSetting('TEMPORAL_TLS_KEY', key) } : undefined,
       }
     : undefined;
   return { address: settings.TEMPORAL_ADDRESS, tls, apiKey };
-}
-
-function readPem(name: string, file: string): Buffer {
-  try {
-    return fs.readFileSync(file);
-  } catch (error) {
-    throw new SettingsError([`${name}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`]);
-  }
 }

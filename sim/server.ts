@@ -12,6 +12,9 @@ import { Ims } from './ims';
 import { SimS3 } from './s3';
 import { StateFile } from './store';
 
+/** The settings sim/main.ts reads (the simulator as the dev stack and docker-compose.yml run it). */
+export const simulatorSettingGroups = ['simulator', 'csm', 's3'] as const;
+
 export interface SimulatorOptions {
   port: number;
   host?: string;

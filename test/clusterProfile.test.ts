@@ -45,6 +45,11 @@ describe.runIf(cluster)('cluster profile', () => {
       }
       expect(found).toEqual([workflowId]);
       expect((await psql('temporal_visibility', `select count(*) from executions_visibility where workflow_id = '${workflowId}'`)).stdout).toBe('1');
+      // The Temporal UI of the profile (ui-server) finds it too, through the same visibility query.
+      const ui = new URL(`/api/v1/namespaces/${devStack.temporal.namespace}/workflows`, devStack.temporal.uiUrl);
+      ui.searchParams.set('query', `ImageId = "${imageId}"`);
+      const listed = (await (await fetch(ui)).json()) as { executions?: { execution: { workflowId: string } }[] };
+      expect(listed.executions?.map((e) => e.execution.workflowId)).toEqual([workflowId]);
     } finally {
       await handle.terminate('test done');
     }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectAttempts } from '../cli/history';
 import { devStack, stackEnvironment } from '../dev/config';
 import { metricCatalogue } from '../lib/metrics';
-import { dashboardSeries, movingSample, scrape, type Totals } from './helpers/prometheus';
+import { dashboardSeries, movingSample, sampleEvery, scrape, type Totals } from './helpers/prometheus';
 import { connectClient } from './helpers/temporal';
 
 const endpoints = { orchestrator: [devStack.orchestratorMetricsAddress], 'iscsi-server': devStack.iscsiServers.map((s) => s.metricsAddress) };
@@ -24,7 +24,10 @@ afterAll(() => client.connection.close());
 describe('npm run demo', () => {
   it('runs every phase, prints a history with the failed attempt, the retry that succeeded and the repair, and moves every documented metric', { timeout: 300_000 }, async () => {
     const metricsBefore = await scrapeAll();
+    // Scraped all along, as a Prometheus does, to see each series move while the demo runs.
+    const sampler = sampleEvery(1000, scrapeAll);
     const demo = await execa('tsx', ['dev/demo.ts'], { env: stackEnvironment(), reject: false, all: true });
+    const demoEnded = Date.now();
     expect(demo.exitCode, demo.all).toBe(0);
     const workflowId = /as (demo-lifecycle-\S+)/.exec(demo.stdout)![1];
 
@@ -53,7 +56,22 @@ describe('npm run demo', () => {
     // The undo the demo prints, so the rollback series moves too.
     const undo = /undo BSS\s+npx imagectl (rollback \S+ --wait)/.exec(demo.stdout)![1].split(' ');
     const rollback = await execa('tsx', ['cli/imagectl.ts', ...undo], { env: stackEnvironment(), reject: false, all: true });
+    const rollbackEnded = Date.now();
     expect(rollback.exitCode, rollback.all).toBe(0);
+    // The rollback takes about a second, less than the scrapes' interval: its series is seen in the first scrape after it.
+    await expect.poll(() => sampler.samples.at(-1)!.at > rollbackEnded, { timeout: 10_000, interval: 200 }).toBe(true);
+    await sampler.stop();
+    const rollbackSeen = sampler.samples.find(({ at }) => at > rollbackEnded)!.at;
+
+    // Each series moved in a scrape taken while the demo ran, not only in one taken after it.
+    const firstMoved = (address: string, sample: string) => sampler.samples.find(({ totals }) => moved(metricsBefore, totals, address, sample) > 0)?.at;
+    const notMovedDuring = Object.values(metricCatalogue).flatMap((spec) =>
+      endpoints[spec.role]
+        .filter((address) => !((firstMoved(address, movingSample(spec)) ?? Infinity) <= (spec.name === metricCatalogue.rollbacks.name ? rollbackSeen : demoEnded)))
+        .map((address) => `${spec.name} at ${address}`),
+    );
+    expect(notMovedDuring).toEqual([]);
+    expect(sampler.samples.filter(({ at }) => at < demoEnded).length).toBeGreaterThan(10);
 
     const metricsAfter = await scrapeAll();
     const notMoved = Object.values(metricCatalogue).flatMap((spec) =>

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CsmClient } from '../activities/csm/client';
-import { devStack } from '../dev/config';
+import { devStack, stackEnvironment } from '../dev/config';
 import { makeSampleImage, type SampleImage } from '../dev/sampleImage';
 import { lunIdentity } from '../lib/lunIdentity';
 import { expandNodeset } from '../lib/nodeset';
@@ -86,7 +86,7 @@ describe('imageLifecycle (dev stack)', () => {
     const canaryOnly = await entries();
     expect(JSON.stringify(canaryOnly[nodes[1]])).toContain('old-');
 
-    const approved = await execa('tsx', ['cli/imagectl.ts', 'approve', handle.workflowId, '--reason', 'canary looks good'], { env: { USER: 'test-operator' }, reject: false });
+    const approved = await execa('tsx', ['cli/imagectl.ts', 'approve', handle.workflowId, '--reason', 'canary looks good'], { env: { ...stackEnvironment(), USER: 'test-operator' }, reject: false });
     expect(approved.exitCode, approved.stderr).toBe(0);
     const summary = await handle.result();
 
@@ -129,13 +129,13 @@ describe('imageLifecycle (dev stack)', () => {
     });
     await waitForStep(client, `${handle.workflowId}.boot-parameters`, 'awaiting approval', handle);
     expect(await entries()).not.toEqual(before);
-    const shown = await execa('tsx', ['cli/imagectl.ts', 'status', handle.workflowId], { reject: false });
+    const shown = await execa('tsx', ['cli/imagectl.ts', 'status', handle.workflowId], { env: stackEnvironment(), reject: false });
     expect(shown.stdout).toContain(`${handle.workflowId}.boot-parameters: RUNNING — boot-params: awaiting approval`);
     expect(shown.stdout).toContain(`awaiting approval: imagectl approve ${handle.workflowId} --reason`);
 
     // imagectl list: by image name, the lifecycle (running, awaiting) and its import; by image id and phase, its rollout.
     const listed = async (...args: string[]) => {
-      const run = await execa('tsx', ['cli/imagectl.ts', 'list', '--json', ...args], { reject: false });
+      const run = await execa('tsx', ['cli/imagectl.ts', 'list', '--json', ...args], { env: stackEnvironment(), reject: false });
       expect(run.exitCode, run.stderr).toBe(0);
       return JSON.parse(run.stdout).workflows as { workflowId: string; imageId?: string; awaitingApproval: boolean }[];
     };
@@ -147,9 +147,9 @@ describe('imageLifecycle (dev stack)', () => {
     expect((await listed('--image', imageId, '--phase', 'boot-params')).map((r) => [r.workflowId, r.awaitingApproval])).toEqual([[`${handle.workflowId}.boot-parameters`, true]]);
     expect((await listed('--image', imageId, '--phase', 'import')).map((r) => r.workflowId)).toEqual([`${handle.workflowId}.import`]);
     expect(await listed('--image', name, '--status', 'failed')).toEqual([]);
-    const text = await execa('tsx', ['cli/imagectl.ts', 'list', '--image', imageId], { reject: false });
+    const text = await execa('tsx', ['cli/imagectl.ts', 'list', '--image', imageId], { env: stackEnvironment(), reject: false });
     expect(text.stdout).toMatch(new RegExp(`${handle.workflowId}\\s+imageLifecycle\\s+${name}\\s+${imageId}\\s+boot-parameters\\s+RUNNING\\s+\\S+ \\S+\\s+awaiting`));
-    expect((await execa('tsx', ['cli/imagectl.ts', 'list', '--status', 'sleeping'], { reject: false })).exitCode).toBe(2);
+    expect((await execa('tsx', ['cli/imagectl.ts', 'list', '--status', 'sleeping'], { env: stackEnvironment(), reject: false })).exitCode).toBe(2);
 
     await handle.cancel();
     const failure = await handle.result().catch((error: unknown) => error);

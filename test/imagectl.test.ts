@@ -7,12 +7,12 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { withTestWorker } from './helpers/testWorker';
-import { devStack } from '../dev/config';
+import { devStack, stackEnvironment } from '../dev/config';
 import { connectClient, uniqueId } from './helpers/temporal';
 import { attemptProbe } from './workflows/attemptProbe';
 
 const require = createRequire(import.meta.url);
-const imagectl = (args: string[]) => execa('tsx', ['cli/imagectl.ts', ...args], { reject: false });
+const imagectl = (args: string[]) => execa('tsx', ['cli/imagectl.ts', ...args], { env: stackEnvironment(), reject: false });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'imagectl-'));
 const writeSpec = (name: string, text: string) => {
   const file = path.join(tmp, name);

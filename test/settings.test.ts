@@ -53,6 +53,29 @@ describe('settings', () => {
     expect(problemsOf(() => readSettings(['temporal'], { BOOT_IMAGE_SETTINGS: `${file}.missing` }))[0]).toMatch(/cannot read .*ENOENT/);
   });
 
+  it('take a temporal.toml profile for the Temporal settings the environment leaves unset', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'settings-')), 'temporal.toml');
+    fs.writeFileSync(
+      file,
+      '[profile.default]\naddress = "temporal.site:7233"\nnamespace = "site"\n[profile.default.tls]\nserver_ca_cert_path = "/etc/site/ca.pem"\nserver_name = "frontend.site"\n' +
+        '[profile.inline]\naddress = "x:1"\n[profile.inline.tls]\nclient_cert_data = "PEM"\nclient_key_data = "PEM"\n',
+    );
+    const { temporal } = readSettings(['temporal'], { TEMPORAL_CONFIG_FILE: file, TEMPORAL_NAMESPACE: 'lab' });
+    expect(temporal).toMatchObject({ TEMPORAL_ADDRESS: 'temporal.site:7233', TEMPORAL_NAMESPACE: 'lab', TEMPORAL_TLS: true, TEMPORAL_TLS_CA: '/etc/site/ca.pem', TEMPORAL_TLS_SERVER_NAME: 'frontend.site' });
+    expect(problemsOf(() => readSettings(['temporal'], { TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'inline' }))).toEqual([
+      'TEMPORAL_CONFIG_FILE: profile "inline": tls.client_cert_data is not supported, use tls.client_cert_path',
+      'TEMPORAL_CONFIG_FILE: profile "inline": tls.client_key_data is not supported, use tls.client_key_path',
+    ]);
+    expect(problemsOf(() => readSettings(['temporal'], { TEMPORAL_CONFIG_FILE: `${file}.missing` }))[0]).toMatch(/^TEMPORAL_CONFIG_FILE: cannot read .*ENOENT/);
+    fs.appendFileSync(file, '[profile.typo]\nadress = "x:1"\n');
+    expect(problemsOf(() => readSettings(['temporal'], { TEMPORAL_CONFIG_FILE: file }))[0]).toMatch(/^TEMPORAL_CONFIG_FILE: .*adress/);
+  });
+
+  it('of the simulator are checked like any other process\'s', () => {
+    expect(readSettings(['simulator'], {}).simulator).toEqual({ CSM_SIM_HOST: '127.0.0.1', CSM_SIM_PORT: 8444, CSM_SIM_DATA_DIR: '.dev/csm-sim', CSM_SIM_TOKEN_LIFETIME: 300 });
+    expect(problemsOf(() => readSettings(['simulator'], { CSM_SIM_PORT: '70000', CSM_SIM_TOKEN_LIFETIME: 'a day' })).map((p) => p.split(':')[0])).toEqual(['CSM_SIM_PORT', 'CSM_SIM_TOKEN_LIFETIME']);
+  });
+
   it('are documented in README.md by the table rendered from the schema', () => {
     const readme = fs.readFileSync('README.md', 'utf8');
     const table = /<!-- settings table: tsx settings\/printTable.ts -->\n([\s\S]*?)\n<!-- end of settings table -->/.exec(readme);

@@ -13,6 +13,6 @@ export function workerCommon(settings: GroupSettings<'temporal'> & GroupSettings
     namespace: settings.TEMPORAL_NAMESPACE,
     ...(settings.WORKER_IDENTITY ? { identity: settings.WORKER_IDENTITY } : {}),
     // Long uploads need time to stop cleanly: the SDK's default grace time of 0 cancels them at once.
-    shutdownGraceTime: '30s',
+    shutdownGraceTime: `${settings.WORKER_SHUTDOWN_GRACE_SECONDS}s`,
   };
 }

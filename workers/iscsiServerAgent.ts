@@ -5,9 +5,13 @@ import { iscsiServerTaskQueue } from '../lib/taskQueues';
 import { readSettings } from '../settings/load';
 import { connectWorker, workerCommon } from './connection';
 import { serveHealth } from './health';
+import { installMetrics } from './metrics';
+
+export const agentSettingGroups = ['temporal', 'worker', 's3', 'iscsiServer'] as const;
 
 export async function runIscsiServerAgent(options: { server: string }): Promise<void> {
-  const settings = readSettings(['temporal', 'worker', 's3', 'iscsiServer']);
+  const settings = readSettings(agentSettingGroups);
+  installMetrics('iscsi-server', settings.worker);
   const driver = targetDriverFromEnv(options.server);
   const activities = createIscsiServerActivities(options.server, process.env, driver);
   if (driver.kind === 'tgt') {
@@ -22,7 +26,7 @@ export async function runIscsiServerAgent(options: { server: string }): Promise<
     taskQueue: iscsiServerTaskQueue(options.server),
     activities,
     // Staging one image while exporting another; target changes themselves run one at a time in the driver.
-    maxConcurrentActivityTaskExecutions: 4,
+    maxConcurrentActivityTaskExecutions: settings.iscsiServer.AGENT_ACTIVITY_CONCURRENCY,
     // Heartbeats carry cancellations back: a cancelled or timed-out export stops within seconds.
     maxHeartbeatThrottleInterval: '5s',
   });

@@ -4,7 +4,6 @@
 import { parseArgs } from 'node:util';
 import { SettingsError } from '../settings/load';
 import { runIscsiServerAgent } from './iscsiServerAgent';
-import { installMetrics } from './metrics';
 import { runOrchestrator } from './orchestrator';
 
 const { values } = parseArgs({
@@ -17,10 +16,8 @@ const { values } = parseArgs({
 
 try {
   if (values.role === 'orchestrator') {
-    installMetrics('orchestrator');
     await runOrchestrator({ taskQueue: values['task-queue'] });
   } else if (values.role === 'iscsi-server' && values.server) {
-    installMetrics('iscsi-server');
     await runIscsiServerAgent({ server: values.server });
   } else {
     console.error('usage: workers/main.ts --role orchestrator [--task-queue Q] | --role iscsi-server --server NAME');

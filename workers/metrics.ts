@@ -3,6 +3,7 @@
 // (lib/metrics.ts). The SDK's runtime, which serves them, must be installed before any connection.
 import { Runtime } from '@temporalio/worker';
 import { metricCatalogue, phaseDurationBuckets } from '../lib/metrics';
+import type { GroupSettings } from '../settings/schema';
 
 export type WorkerRole = 'orchestrator' | 'iscsi-server';
 
@@ -12,17 +13,15 @@ export const defaultMetricsAddress: Record<WorkerRole, string> = {
   'iscsi-server': '0.0.0.0:9465',
 };
 
-/** METRICS_BIND_ADDRESS (host:port), the role's default when unset, none when set empty. */
-export function metricsBindAddress(role: WorkerRole, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const address = env.METRICS_BIND_ADDRESS ?? defaultMetricsAddress[role];
-  if (address === '') return undefined;
-  const port = /^(?:[\w.-]+|\[[\da-fA-F:]+\]):(\d{1,5})$/.exec(address)?.[1];
-  if (!port || Number(port) > 65535) throw new Error(`METRICS_BIND_ADDRESS must be host:port (or empty for no metrics), not "${address}"`);
-  return address;
+/** METRICS_BIND_ADDRESS (settings/schema.ts), the role's default when unset, none when set empty. */
+export function metricsBindAddress(role: WorkerRole, settings: GroupSettings<'worker'>): string | undefined {
+  const address = settings.METRICS_BIND_ADDRESS ?? defaultMetricsAddress[role];
+  return address === '' ? undefined : address;
 }
 
-export function installMetrics(role: WorkerRole, env: NodeJS.ProcessEnv = process.env): void {
-  const bindAddress = metricsBindAddress(role, env);
+/** Before the process's first connection to Temporal: the SDK's runtime is installed once. */
+export function installMetrics(role: WorkerRole, settings: GroupSettings<'worker'>): void {
+  const bindAddress = metricsBindAddress(role, settings);
   if (!bindAddress) return;
   try {
     Runtime.install({

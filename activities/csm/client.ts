@@ -1,5 +1,7 @@
 // HTTP client for the CSM services behind the API gateway (IMS, CFS, BSS): a Keycloak token from
 // client credentials, refreshed before it expires and once on a 401; RFC 7807 errors kept whole.
+import { Agent } from 'undici';
+import { readPemSetting } from '../../settings/files';
 import { readSettings, type Environment } from '../../settings/load';
 
 export interface CsmSettings {
@@ -8,12 +10,25 @@ export interface CsmSettings {
   /** Resolved inside the activity worker only; never passed through a workflow. */
   clientSecret: string;
   tokenPath?: string;
+  /** PEM of the CAs trusted for the gateway, instead of the system CAs. */
+  caBundle?: Buffer;
 }
 
 export function csmSettingsFromEnv(env: Environment = process.env): CsmSettings {
   const { csm } = readSettings(['csm'], env);
-  return { url: csm.CSM_API_URL, clientId: csm.CSM_CLIENT_ID, clientSecret: csm.CSM_CLIENT_SECRET };
+  return {
+    url: csm.CSM_API_URL,
+    clientId: csm.CSM_CLIENT_ID,
+    clientSecret: csm.CSM_CLIENT_SECRET,
+    caBundle: csm.CSM_CA_BUNDLE ? readPemSetting('CSM_CA_BUNDLE', csm.CSM_CA_BUNDLE) : undefined,
+  };
 }
+
+/** fetch trusting only the given CAs (Node's fetch is undici's: its dispatcher carries the TLS options). */
+const fetchTrusting = (ca: Buffer): typeof fetch => {
+  const dispatcher = new Agent({ connect: { ca } });
+  return (input, init) => fetch(input, { ...init, dispatcher } as RequestInit);
+};
 
 export interface Problem {
   type?: string;
@@ -47,7 +62,7 @@ export class CsmClient {
 
   constructor(
     private readonly settings: CsmSettings,
-    private readonly fetchImpl: typeof fetch = fetch,
+    private readonly fetchImpl: typeof fetch = settings.caBundle ? fetchTrusting(settings.caBundle) : fetch,
   ) {}
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {

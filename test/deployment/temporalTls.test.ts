@@ -90,6 +90,34 @@ describe('Temporal over TLS', () => {
     }
   });
 
+  it('imagectl takes all of it from a temporal.toml profile (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE) as the temporal CLI does', async () => {
+    const config = path.join(dir, 'temporal.toml');
+    fs.writeFileSync(
+      config,
+      [
+        '[profile.default]',
+        'address = "127.0.0.1:1"',
+        '[profile.site]',
+        `address = "${frontend.address}"`,
+        `namespace = "${devStack.temporal.namespace}"`,
+        `api_key = "${apiKey}"`,
+        '[profile.site.tls]',
+        `client_cert_path = "${files.clientCert}"`,
+        `client_key_path = "${files.clientKey}"`,
+        `server_ca_cert_path = "${files.ca}"`,
+        `server_name = "${serverName}"`,
+        '',
+      ].join('\n'),
+    );
+    const before = frontend.calls.length;
+    const run = await imagectl({ TEMPORAL_ADDRESS: undefined as unknown as string, TEMPORAL_CONFIG_FILE: config, TEMPORAL_PROFILE: 'site' });
+    expect(JSON.parse(run.stdout).error).toMatch(/workflow not found/);
+    expect(frontend.calls.slice(before).some((call) => call.authorization === `Bearer ${apiKey}`)).toBe(true);
+    const missing = await imagectl({ TEMPORAL_ADDRESS: undefined as unknown as string, TEMPORAL_CONFIG_FILE: config, TEMPORAL_PROFILE: 'lab' });
+    expect(missing.exitCode).toBe(2);
+    expect(JSON.parse(missing.stdout).error).toContain(`TEMPORAL_PROFILE: cannot read profile "lab" of ${config}`);
+  });
+
   it('a client certificate without its key is a settings error naming the missing one', async () => {
     const { TEMPORAL_TLS_KEY: _, ...env } = tlsEnv();
     const run = await imagectl(env);

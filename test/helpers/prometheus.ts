@@ -25,3 +25,28 @@ export function dashboardSeries(file: string): Set<string> {
   const exprs = dashboard.panels.flatMap((panel) => panel.targets.map((target) => target.expr));
   return new Set(exprs.flatMap((expr) => [...expr.matchAll(/\b(?:boot_image|temporal)_\w+/g)].map((match) => match[0])));
 }
+
+/** Scrapes taken one after another until stopped, each with the time it was taken. */
+export interface Sampler {
+  readonly samples: { at: number; totals: Map<string, Totals> }[];
+  stop(): Promise<void>;
+}
+
+export function sampleEvery(intervalMs: number, scrapeAll: () => Promise<Map<string, Totals>>): Sampler {
+  const samples: Sampler['samples'] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const at = Date.now();
+      samples.push({ at, totals: await scrapeAll() });
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, intervalMs - (Date.now() - at))));
+    }
+  })();
+  return {
+    samples,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}

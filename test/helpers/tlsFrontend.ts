@@ -4,7 +4,9 @@
 import { execa } from 'execa';
 import fs from 'node:fs';
 import http2 from 'node:http2';
+import net from 'node:net';
 import path from 'node:path';
+import tls from 'node:tls';
 
 export interface TlsFiles {
   ca: string;
@@ -14,12 +16,12 @@ export interface TlsFiles {
   clientKey: string;
 }
 
-/** A CA, a server certificate for `serverName` and a client certificate, all made with openssl. */
+/** A CA, a server certificate for `serverName` (a DNS name or an IP address) and a client certificate, all made with openssl. */
 export async function makeCertificates(dir: string, serverName: string): Promise<TlsFiles> {
   const file = (name: string) => path.join(dir, name);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   await execa('openssl', ['req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '1', '-subj', '/CN=test CA']);
-  for (const [name, extension] of [['server', `subjectAltName=DNS:${serverName}`], ['client', 'extendedKeyUsage=clientAuth']]) {
+  for (const [name, extension] of [['server', `subjectAltName=${net.isIP(serverName) ? 'IP' : 'DNS'}:${serverName}`], ['client', 'extendedKeyUsage=clientAuth']]) {
     await execa('openssl', ['req', ...ec, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`), '-subj', `/CN=${name}`]);
     fs.writeFileSync(file(`${name}.ext`), `${extension}\n`);
     await execa('openssl', ['x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '1', '-out', file(`${name}.pem`), '-extfile', file(`${name}.ext`)]);
@@ -78,5 +80,27 @@ export async function startTlsFrontend(options: { host: string; port: number; up
       upstream.close();
       await new Promise((resolve) => server.close(resolve));
     },
+  };
+}
+
+/** An https front end for a plain-HTTP service (S3, the CSM gateway), as a site's load balancer is: TLS ends here. */
+export async function startHttpsFrontend(options: { host: string; port: number; upstream: { host: string; port: number }; files: TlsFiles }): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = tls.createServer({ key: fs.readFileSync(options.files.serverKey), cert: fs.readFileSync(options.files.serverCert) }, (socket) => {
+    const upstream = net.connect(options.upstream.port, options.upstream.host);
+    socket.on('error', () => upstream.destroy());
+    upstream.on('error', () => socket.destroy());
+    socket.pipe(upstream).pipe(socket);
+  });
+  // Clients keep their connections alive: closing ends them rather than waiting for their timeouts.
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('tlsClientError', () => undefined);
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(options.port, options.host, resolve));
+  return {
+    url: `https://${options.host}:${options.port}`,
+    close: () => new Promise((resolve) => (server.close(() => resolve()), sockets.forEach((socket) => socket.destroy()))),
   };
 }
