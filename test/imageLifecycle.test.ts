@@ -118,6 +118,30 @@ describe('imageLifecycle (dev stack)', () => {
     }
   });
 
+  it('exports the unencrypted squashfs and validates the canary against it, through the real validateInitiators', async () => {
+    const { nodeset, nodes, entries } = await seedNodes();
+    const initiator = { driver: 'libiscsi', iqnPattern: 'iqn.2026-11.test.lifecycle-plain:{node}' };
+    const summary = await (
+      await start({
+        name: uniqueId('compute'),
+        import: importFiles(),
+        export: { servers: devStack.iscsiServers.map((s) => ({ name: s.name })), initiators: { nodes: nodeset, iqnPattern: initiator.iqnPattern } },
+        bootParameters: { nodes: nodeset, canarySize: 1, batchSize: 1, validate: { options: { initiator } } },
+      })
+    ).result();
+    const { export: exportPhase, bootParameters, import: imported } = summary.phases;
+    const rootfs = imported!.artifacts.find((a) => a.type === 'application/vnd.cray.image.rootfs.squashfs')!;
+    exported.push({ linkPath: rootfs.link.path, linkEtag: rootfs.link.etag!, targetIqn: exportPhase!.servers[0].iqn });
+    expect(exportPhase!.artifact.path).toBe(rootfs.link.path);
+    expect(bootParameters!.validation).toMatchObject({ nodes: 1, passed: 1, failed: 0 });
+    const wwid = lunIdentity({ linkPath: rootfs.link.path, linkEtag: rootfs.link.etag! }).wwid;
+    for (const node of nodes) {
+      const entry = (await entries())[node] as { params: string };
+      expect(entry.params).toContain(`bootimg.lun.wwid=${wwid}`);
+      expect(entry.params).not.toContain('bootimg.luks.key=');
+    }
+  });
+
   it('rolls BSS back to exactly what it was when cancelled while waiting for approval', async () => {
     const { nodeset, entries } = await seedNodes();
     const before = await entries();
