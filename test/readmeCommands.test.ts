@@ -1,7 +1,8 @@
 // Every imagectl, `temporal` and tctl line of the README's "Starting each workflow type", run as
 // written (bash, the CLIs setup installs) against the dev stack: a start of each workflow type, the
-// rollout's status query, its approve signal and update, show and observe; imagectl's starts from spec
-// files, a retire and a report. Only what names this machine's things is substituted: the image file,
+// rollout's status query, its approve signal and update, show and observe; imagectl's start of each
+// workflow type from a spec file (the fields of that type's temporal line), its approve and rollback, a
+// retire and a report. Only what names this machine's things is substituted: the image file,
 // the image id, workflow ids (made unique per run) and the nodes.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,6 +18,7 @@ import { makeLayerRepo } from '../dev/gitLayer';
 import { makeSampleImage } from '../dev/sampleImage';
 import { expandNodeset } from '../lib/nodeset';
 import type { WorkflowStatus } from '../workflows/support/status';
+import { removeDevStackExports } from './helpers/exports';
 import { connectClient, uniqueId } from './helpers/temporal';
 
 /** How each CLI spells the same things, and where its block of the README starts. */
@@ -39,7 +41,7 @@ const printedJson = (stdout: string): unknown => JSON.parse(stdout.slice(stdout.
 
 const expectedTypes: Record<Cli, string[]> = {
   temporal: ['importImage', 'repairManifests', 'customizeImage', 'encryptImage', 'exportImage', 'updateBootParameters', 'rollbackBootParameters', 'attachNodes', 'retireImage', 'imageLifecycle'],
-  tctl: ['importImage', 'repairManifests', 'customizeImage', 'encryptImage', 'exportImage', 'updateBootParameters', 'rollbackBootParameters', 'retireImage', 'imageLifecycle'],
+  tctl: ['importImage', 'repairManifests', 'customizeImage', 'encryptImage', 'exportImage', 'updateBootParameters', 'rollbackBootParameters', 'attachNodes', 'retireImage', 'imageLifecycle'],
 };
 
 describe.each(['temporal', 'tctl'] as const)('the README %s lines against the dev stack', (cli) => {
@@ -142,14 +144,34 @@ describe.each(['temporal', 'tctl'] as const)('the README %s lines against the de
   }, 300_000);
 });
 
+/** The JSON input of each workflow type's `temporal workflow start` line: imagectl's spec files carry the same fields. */
+function temporalInputs(): Record<string, string> {
+  const inputs: Record<string, string> = {};
+  for (const line of readmeLines('temporal', clis.temporal.block)) {
+    const match = /--type (\S+) .*--input '([^']+)'/.exec(line);
+    if (match && line.includes(' start ')) inputs[match[1]] = match[2];
+  }
+  return inputs;
+}
+
 describe('the README imagectl lines against the dev stack', () => {
-  it('starts a lifecycle and an import from spec files, retires the image, writes the validation report page', { timeout: 300_000 }, async () => {
+  it('starts each workflow type from a spec file, approves and rolls back the rollout, retires the image, writes the validation report page', { timeout: 600_000 }, async () => {
     const lines = readmeLines('imagectl', '# imagectl');
-    expect(lines.map((line) => line.split(' ')[1])).toEqual(['start', 'start', 'retire', 'report']);
+    const specTypes = lines.map((line) => / start \S+/.test(line) ? (/# workflow: (\w+)/.exec(line)?.[1] ?? 'imageLifecycle') : line.split(' ')[1]);
+    expect(specTypes).toEqual(['imageLifecycle', 'importImage', 'repairManifests', 'customizeImage', 'encryptImage', 'exportImage', 'updateBootParameters', 'approve', 'rollback', 'attachNodes', 'retire', 'report']);
+    const inputs = temporalInputs();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imagectl-readme-'));
     const client = await connectClient();
+    const csm = new CsmClient(devStack.csm);
+    const exported: { linkPath: string; linkEtag: string; targetIqn: string }[] = [];
     try {
       const sample = await makeSampleImage(path.join(dir, 'image'), { payloadMiB: 1, label: uniqueId('readme-imagectl') });
+      const layer = await makeLayerRepo('imagectl', [{ name: 'motd', copy: { dest: '/etc/motd', content: 'from imagectl\n' } }]);
+      await new CfsClient(csm).putConfiguration('compute-config', [{ name: 'motd', clone_url: layer.cloneUrl, commit: layer.commit, playbook: layer.playbook }]);
+      const nodeset = `x${randomInt(1000, 9999)}c0s[1-4]b0n0`;
+      for (const node of expandNodeset(nodeset)) {
+        await csm.request('POST', '/apis/bss/boot/v1/bootparameters', { hosts: [node], kernel: 's3://boot-images/old/kernel', initrd: 's3://boot-images/old/initrd', params: 'console=ttyS0 root=sbps-s3:s3://boot-images/old/rootfs:abc:dvs:x:300:nmn0' });
+      }
       const files = `rootfs: { file: ${sample.rootfs} }\nkernel: { file: ${sample.kernel} }\ninitrd: { file: ${sample.initrd} }\n`;
       const initiators = "nodes: 'nid[001-002]'";
       const iqnPattern = "'iqn.2026-11.readme.cluster:{node}'";
@@ -158,24 +180,63 @@ describe('the README imagectl lines against the dev stack', () => {
         `name: ${uniqueId('readme-lifecycle')}\nimport:\n${files.trimEnd().replace(/^/gm, '  ')}\nexport:\n  servers: [${devStack.iscsiServers.map((s) => `{ name: ${s.name} }`).join(', ')}]\n  initiators: { ${initiators}, iqnPattern: ${iqnPattern} }\n` +
           `validate:\n  ${initiators}\n  initiator: { driver: libiscsi, iqnPattern: ${iqnPattern} }\n`,
       );
-      fs.writeFileSync(path.join(dir, 'import.yaml'), `workflow: importImage\nname: ${uniqueId('readme-import')}\n${files}`);
-      const lifecycleId = uniqueId('upgrade-1');
-      let imageId = '';
+      const ids = new Map(['upgrade-1', 'rollout-1', 'attach-1'].map((id) => [id, uniqueId(id)]));
+      const made = { imageId: '', wwid: '', keyId: '' };
+      const substitute = (text: string) => {
+        let out = text.replaceAll('/srv/images/rootfs.squashfs', sample.rootfs).replaceAll('/srv/images/vmlinuz', sample.kernel).replaceAll('/srv/images/initrd.img', sample.initrd);
+        out = out.replaceAll('x3000c0s[1-4]b0n0', nodeset).replaceAll('<id>', made.imageId).replaceAll('<wwid>', made.wwid).replaceAll('<key id>', made.keyId);
+        for (const [readmeId, id] of ids) out = out.replaceAll(readmeId, id);
+        return out.replaceAll('iscsi1', devStack.iscsiServers[0].name).replaceAll('iscsi2', devStack.iscsiServers[1].name);
+      };
       // imagectl as an operator has it on PATH.
       fs.mkdirSync(path.join(dir, 'bin'));
       fs.writeFileSync(path.join(dir, 'bin', 'imagectl'), `#!/bin/sh\nexec tsx ${path.join(projectRoot, 'cli', 'imagectl.ts')} "$@"\n`, { mode: 0o755 });
       const env = { ...stackEnvironment(), PATH: `${path.join(dir, 'bin')}:${process.env.PATH}` };
-      for (const line of lines) {
-        const command = line.replaceAll('upgrade-1', lifecycleId).replaceAll('<id>', imageId).replaceAll('iscsi1', devStack.iscsiServers[0].name).replaceAll('iscsi2', devStack.iscsiServers[1].name);
-        const result = await execa('bash', ['-c', command], { cwd: dir, env, reject: false, all: true });
-        expect(result.exitCode, `${command}\n${result.all}`).toBe(0);
-        if (line.includes('lifecycle.yaml')) imageId = ((await client.workflow.getHandle(lifecycleId).result()) as { imageId: string }).imageId;
-        if (line.includes('import.yaml')) expect(result.stdout).toMatch(/started importImage /);
-        if (line.includes(' retire ')) expect(result.stdout).toContain(devStack.iscsiServers[1].name);
-        if (line.includes(' report ')) expect(fs.readFileSync(path.join(dir, `${lifecycleId}.html`), 'utf8')).toMatch(/nid001/);
+      const resultOf = async <T>(stdout: string, type: string) => {
+        const workflowId = new RegExp(`started ${type} (\\S+)`).exec(stdout)?.[1];
+        expect(workflowId, stdout).toBeTruthy();
+        return { handle: client.workflow.getHandle(workflowId!), result: () => client.workflow.getHandle(workflowId!).result() as Promise<T> };
+      };
+      for (const [index, line] of lines.entries()) {
+        const type = specTypes[index];
+        const spec = /imagectl start (\S+)/.exec(line)?.[1];
+        // Each spec file but the lifecycle's: its workflow type and the fields of that type's temporal line.
+        if (spec && type !== 'imageLifecycle') {
+          const input = type === 'importImage' ? `{"name":"${uniqueId('readme-import')}",${inputs.importImage.slice(inputs.importImage.indexOf('"rootfs"'))}` : inputs[type];
+          fs.writeFileSync(path.join(dir, spec), JSON.stringify({ workflow: type, ...JSON.parse(substitute(input)) }));
+        }
+        const command = substitute(line);
+        const run = await execa('bash', ['-c', command], { cwd: dir, env, reject: false, all: true });
+        expect(run.exitCode, `${command}\n${run.all}`).toBe(0);
+        if (type === 'imageLifecycle') {
+          const summary = (await client.workflow.getHandle(ids.get('upgrade-1')!).result()) as { phases: { export: { artifact: { path: string; etag: string }; servers: { iqn: string }[] } } };
+          exported.push({ linkPath: summary.phases.export.artifact.path, linkEtag: summary.phases.export.artifact.etag, targetIqn: summary.phases.export.servers[0].iqn });
+        } else if (type === 'importImage') made.imageId = ((await (await resultOf<{ imageId: string }>(run.stdout, type)).result()).imageId);
+        else if (type === 'encryptImage') made.keyId = (await (await resultOf<{ artifact: { luks: { keyId: string } } }>(run.stdout, type)).result()).artifact.luks.keyId;
+        else if (type === 'exportImage') made.wwid = (await (await resultOf<{ servers: { wwid: string }[] }>(run.stdout, type)).result()).servers[0].wwid;
+        else if (type === 'updateBootParameters') {
+          const rollout = client.workflow.getHandle(ids.get('rollout-1')!);
+          await expect.poll(async () => (await rollout.query<WorkflowStatus>('status')).step, { timeout: 60_000, interval: 500 }).toBe('awaiting approval');
+        } else if (type === 'approve') {
+          expect(run.stdout).toMatch(/^approved /);
+          await client.workflow.getHandle(ids.get('rollout-1')!).result();
+        } else if (type === 'rollback') {
+          expect(JSON.parse(run.stdout.slice(run.stdout.indexOf('{')))).toMatchObject({ restored: 4 });
+          for (const node of expandNodeset(nodeset)) {
+            const [entry] = await csm.request<{ params: string }[]>('GET', `/apis/bss/boot/v1/bootparameters?name=${node}`);
+            expect(entry.params).toContain('root=sbps-s3:s3://boot-images/old/rootfs:abc');
+          }
+        } else if (type === 'attachNodes') {
+          // Its nodes would be waiting in their initramfs: the input passed, and it waits for them.
+          const attach = client.workflow.getHandle(ids.get('attach-1')!);
+          await expect.poll(async () => (await attach.query<WorkflowStatus>('status')).step, { timeout: 60_000, interval: 500 }).toMatch(/^waiting for 4 node\(s\) in their initramfs/);
+          await attach.terminate('the README test has no node in its initramfs');
+        } else if (type === 'retire') expect(run.stdout).toContain(devStack.iscsiServers[1].name);
+        else if (type === 'report') expect(fs.readFileSync(path.join(dir, `${ids.get('upgrade-1')}.html`), 'utf8')).toMatch(/nid001/);
       }
-      expect(imageId).not.toBe('');
+      expect(made.imageId).not.toBe('');
     } finally {
+      await removeDevStackExports(exported);
       await client.connection.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
