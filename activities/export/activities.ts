@@ -16,7 +16,7 @@ import type { ExportResult, ExportedLun, OperationContext, RemoveResult, Restore
 import { DropStagedInput, ExportInput, RemoveInput, StageInput } from './inputs';
 import { fileSecretResolver } from './secrets';
 import { stageArtifact, stagedPath, type StageResult } from './staging';
-import { dropCachedFiles, type DropResult } from './stagingCache';
+import { dropCachedFiles, type DropResult, removePartialDownloads } from './stagingCache';
 import { countStagedBytes } from '../support/metrics';
 import { activityProgress, currentContext } from '../support/progress';
 import { parseInput } from '../../lib/parseInput';
@@ -48,9 +48,14 @@ async function targetOperation<T>(step: string, operation: (context: OperationCo
 
 export function createExportActivities({ server, driver, runner, s3, cacheDir, cacheMaxBytes }: ExportAgentSettings) {
   const exportedFiles = async () => (await driver.listExports()).flatMap((lun) => (lun.backingFile ? [lun.backingFile] : []));
+  let deadDownloadsRemoved: Promise<void> | undefined;
   return {
     async stageArtifact(raw: StageInput): Promise<StageResult & { server: string }> {
       const request = parseInput(StageInput, raw);
+      await (deadDownloadsRemoved ??= removePartialDownloads(runner, cacheDir).catch((error: unknown) => {
+        deadDownloadsRemoved = undefined; // tried again by the next staging
+        throw error;
+      }));
       const cacheBound = cacheMaxBytes === undefined ? undefined : { maxBytes: cacheMaxBytes, exportedFiles };
       const result = await stageArtifact({ s3, runner, cacheDir, cacheBound, ...activityProgress() }, request);
       if (result.downloaded) countStagedBytes(server, result.sizeBytes);

@@ -31,6 +31,15 @@ export async function prepareCacheDir(runner: CommandRunner, dir: string): Promi
   await runner.run(['chmod', '0700', '--', dir]);
 }
 
+/**
+ * Removes every partial download in the cache: run before this agent's first staging, when any partial
+ * there is a dead agent's (one agent per server writes its cache; a killed one leaves its download).
+ */
+export async function removePartialDownloads(runner: CommandRunner, dir: string): Promise<void> {
+  const partials = (await listCache(runner, dir)).filter((file) => file.partial).map((file) => file.path);
+  if (partials.length) await runner.run(['rm', '-f', '--', ...partials]);
+}
+
 /** The cache's files; none when the directory does not exist (yet). */
 export async function listCache(runner: CommandRunner, dir: string): Promise<CachedFile[]> {
   const find = `[ -d "$1" ] || exit 0; exec find "$1" -maxdepth 1 -type f \\( -name '*.img' -o -name '*.img${partialMarker}*' \\) -printf '%T@ %s %p\\n'`;

@@ -31,6 +31,7 @@ import { objectStore } from '../helpers/images';
 import { invariantNames, lifecycleViolations, type BssEntry } from '../helpers/invariants';
 import { startS3Proxy, type S3Proxy } from '../helpers/s3Proxy';
 import { restoreStack } from '../helpers/stack';
+import { setSimFaults } from '../helpers/simFaults';
 import { connectClient, uniqueId } from '../helpers/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/workerProcess';
 
@@ -183,8 +184,16 @@ const injections: Injection[] = [
     killed: { phase: 'boot-parameters', type: 'applyBootParameters' },
     async inject(run) {
       const workflowId = `${run.handle.workflowId}.boot-parameters`;
-      await run.waitFor('a batch after the canary applying', async () => (await stepOf(run.client, workflowId)) === 'batches' && (await runningActivity(run.client, workflowId, 'applyBootParameters')));
-      await run.worker.killAndReplace();
+      // BSS answers each call in 250 ms from the canary's validation on, so the batch (one PATCH per node)
+      // lasts seconds: on a quiet machine it would otherwise end between two polls.
+      await run.waitFor('the canary validated', async () => ['validate canary', 'awaiting approval', 'batches'].includes((await stepOf(run.client, workflowId)) ?? ''));
+      await setSimFaults({ latencyMs: 250 });
+      try {
+        await run.waitFor('a batch after the canary applying', async () => (await stepOf(run.client, workflowId)) === 'batches' && (await runningActivity(run.client, workflowId, 'applyBootParameters')));
+        await run.worker.killAndReplace();
+      } finally {
+        await setSimFaults({ latencyMs: 0 });
+      }
       return `applyBootParameters (batch 1) in ${workflowId}`;
     },
   },
