@@ -91,6 +91,12 @@ async function download(url: string, file: string): Promise<string> {
   return file;
 }
 
+/**
+ * A guest's console without the kernel's messages, which the serial console interleaves anywhere, even
+ * inside a line of ours: each is `[<uptime, 6 decimals>] <text>` up to its newline (ours print 2 decimals).
+ */
+const consoleText = (guest: Guest): string => fs.readFileSync(guest.consoleLog, 'utf8').replace(/\[\s*\d+\.\d{6}\] [^\n]*\n/g, '');
+
 describe('a node boots the lifecycle’s image from its BSS entry, fails over, and boots the previous image after the rollback', { timeout: 1_800_000 }, () => {
   let client: Client;
   let lio: Guest;
@@ -242,7 +248,7 @@ describe('a node boots the lifecycle’s image from its BSS entry, fails over, a
     const switched = await consoleLine(b.guest, /^bootimg: .* switching root/, 600);
     timings.push(`node booted image B: SSH in the initramfs ${b.guest.bootSeconds.toFixed(1)} s, root switched ${((performance.now() - b.started) / 1000).toFixed(1)} s after QEMU started`);
     const firstPass = await consoleLine(b.guest, /^sample-init: read pass 2:/, 300, switched.index);
-    let log = fs.readFileSync(b.guest.consoleLog, 'utf8');
+    let log = consoleText(b.guest);
     console.log(`node B's boot (kernel uptime per stage):\n${log.split('\n').filter((line) => line.startsWith('bootimg: ')).join('\n')}`);
     for (const address of Object.values(nodePortals)) expect(log).toContain(`logged in to ${defaultTargetPrefix}ib-b-${run} at ${address}:3260`);
     expect(log).toContain(`CHAP credentials for ${chap.user} received, file removed`);
@@ -258,7 +264,7 @@ describe('a node boots the lifecycle’s image from its BSS entry, fails over, a
     await tgtd.stop();
     const down = await consoleLine(b.guest, /^sample-init: read pass \d+: ok .* paths:.*=(?!running)\S+/, 300, firstPass.index);
     const readOnOnePath = await consoleLine(b.guest, /^sample-init: read pass \d+: ok /, 120, down.index + 1);
-    log = fs.readFileSync(b.guest.consoleLog, 'utf8');
+    log = consoleText(b.guest);
     const passes = log.split('\n').filter((line) => line.startsWith('sample-init: read pass '));
     console.log(`node B's read passes:\n${passes.join('\n')}`);
     expect(passes.every((line) => / ok /.test(line))).toBe(true);
@@ -285,7 +291,7 @@ describe('a node boots the lifecycle’s image from its BSS entry, fails over, a
     expect(attached).toMatchObject({ nodes: 1, attached: 1, failed: 0 });
     await consoleLine(a.guest, /^sample-init: read pass 1: ok /, 600);
     timings.push(`node booted image A after the rollback: root switched ${((performance.now() - a.started) / 1000).toFixed(1)} s after QEMU started`);
-    log = fs.readFileSync(a.guest.consoleLog, 'utf8');
+    log = consoleText(a.guest);
     expect(log).toContain(`sample-init: ${markerPath}: ${markers.a}`);
     expect(log).toContain(`multipath map ${lifecycleA.phases.export!.servers[0].wwid}: 2 active paths`);
     for (const guest of [a.guest, b.guest]) expect(fs.readFileSync(guest.consoleLog, 'utf8')).not.toContain(chap.password);
