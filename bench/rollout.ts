@@ -15,6 +15,7 @@ import { CsmClient } from '../activities/csm/client';
 import { createS3Client } from '../activities/s3/client';
 import { attemptRows } from '../cli/history';
 import { devStack } from '../dev/config';
+import { inBatches } from '../lib/bootParams';
 import type { WorkflowStatus } from '../workflows/support/status';
 import type { BootParametersResult } from '../workflows/updateBootParameters';
 import { benchLine, seconds } from './support/measure';
@@ -44,11 +45,10 @@ async function inPool<T>(items: T[], width: number, run: (item: T) => Promise<un
   }));
 }
 
-const chunks = <T>(items: T[], size: number): T[][] => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
-const batchesOf = (all: string[]) => [all.slice(0, canarySize), ...chunks(all.slice(canarySize), batchSize)];
+const batchesOf = (all: string[]) => [all.slice(0, canarySize), ...inBatches(all.slice(canarySize), batchSize)];
 
 async function resetEntries(): Promise<void> {
-  await inPool(chunks(nodes, 1000), concurrency, (hosts) => csm.request('PUT', bssPath, { hosts, ...oldEntry }));
+  await inPool(inBatches(nodes, 1000), concurrency, (hosts) => csm.request('PUT', bssPath, { hosts, ...oldEntry }));
 }
 
 async function requestCounts(): Promise<Record<string, number>> {
@@ -120,7 +120,7 @@ try {
   console.log(`bare loop: ${floor} PATCHes in ${loop.toFixed(2)} s`);
   console.log(benchLine('rollout', { nodes: count, calls: calls.PATCH, calls_bound: result.batches.length * distinct, all_calls: calls.GET + calls.PATCH + calls.PUT + calls.POST, ratio_loop: ours / loop, seconds: ours, loop_s: loop }));
 } finally {
-  await inPool(chunks(nodes, 1000), concurrency, (hosts) => csm.request('DELETE', bssPath, { hosts }).catch(() => undefined));
+  await inPool(inBatches(nodes, 1000), concurrency, (hosts) => csm.request('DELETE', bssPath, { hosts }).catch(() => undefined));
   await image.remove();
   await connection.close();
   fs.rmSync(dir, { recursive: true, force: true });
