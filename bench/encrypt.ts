@@ -10,8 +10,8 @@
 // Usage: npm run bench -- encrypt [--size-mib 1024] [--rounds 3] [--phase-gib 2] [--phase-rounds 2]
 import { Client, Connection } from '@temporalio/client';
 import { execa } from 'execa';
-import { randomFillSync, randomUUID } from 'node:crypto';
-import { copyFileSync, mkdtempSync, openSync, closeSync, rmSync, writeSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,7 +26,7 @@ import { devStack } from '../dev/config';
 import type { EncryptSpec } from '../lib/specs/encryptSpec';
 import { anchor, benchLine, seconds } from './support/measure';
 import { seedBenchImage } from './support/seedImage';
-import { awsEnv, awsS3, reclaimSpace } from './support/tools';
+import { awsEnv, awsS3, reclaimSpace, writeRandomFile } from './support/tools';
 
 const { values } = parseArgs({
   options: {
@@ -46,13 +46,6 @@ const source = path.join(dir, 'rootfs.raw');
 const output = path.join(dir, 'out');
 const keyStore = createFileKeyStore(path.join(dir, 'keys'));
 const cheapPbkdf = 1000;
-
-function writeRandomFile(file: string, bytes: number): void {
-  const block = Buffer.allocUnsafe(16 * MiB);
-  const out = openSync(file, 'w');
-  for (let written = 0; written < bytes; written += block.length) writeSync(out, randomFillSync(block), 0, Math.min(block.length, bytes - written));
-  closeSync(out);
-}
 
 async function timed(run: () => Promise<unknown>, prepare: () => unknown = () => undefined): Promise<number> {
   rmSync(output, { force: true });

@@ -9,7 +9,6 @@
 // Usage: npm run bench -- import [--size-gib 1] [--rounds 5] [--part-size-mib 16] [--parts-in-flight N]
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { execa } from 'execa';
-import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +18,7 @@ import { createS3Client } from '../activities/s3/client';
 import { MiB } from '../activities/s3/upload';
 import { devStack, projectRoot } from '../dev/config';
 import { anchor, benchLine, median, seconds, timedCommand } from './support/measure';
-import { awsEnv, awsS3, reclaimSpace, tool } from './support/tools';
+import { awsEnv, awsS3, reclaimSpace, tool, writeRandomFile } from './support/tools';
 
 const { values } = parseArgs({
   options: {
@@ -75,11 +74,7 @@ const rclone = ({ concurrency, chunkMiB }: { concurrency: number; chunkMiB: numb
   );
 
 try {
-  // Random content: nothing on the way can compress or deduplicate it.
-  const block = Buffer.allocUnsafe(16 * MiB);
-  const out = fs.openSync(file, 'w');
-  for (let written = 0; written < size; written += block.length) fs.writeSync(out, randomFillSync(block), 0, Math.min(block.length, size - written));
-  fs.closeSync(out);
+  writeRandomFile(file, size);
   await execa('sync');
   console.log(`S3: ${devStack.s3.backend} at ${devStack.s3.endpoint}; file ${sizeGiB} GiB; ours: parts of ${partSize / MiB} MiB, ${partsInFlight} in flight`);
 

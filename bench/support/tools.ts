@@ -1,5 +1,6 @@
 // The anchors' command-line tools (from the project's venv when it has them) with the dev stack's S3
-// credentials, and the space a benchmark's uploads leave behind in SeaweedFS.
+// credentials, the random files they work on, and the space a benchmark's uploads leave behind in SeaweedFS.
+import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { devStack, projectRoot } from '../../dev/config';
@@ -26,4 +27,12 @@ export async function reclaimSpace(): Promise<void> {
   if (devStack.s3.backend !== 'seaweedfs') return;
   const vacuum = await fetch(`${devStack.s3.seaweedMasterUrl}/vol/vacuum?garbageThreshold=0.01`).catch((error: Error) => error);
   if (vacuum instanceof Error || !vacuum.ok) console.warn(`could not reclaim the benchmark's space in SeaweedFS (${vacuum instanceof Error ? vacuum.message : vacuum.status})`);
+}
+
+/** A file of random bytes: nothing on the way can compress or deduplicate it. */
+export function writeRandomFile(file: string, bytes: number): void {
+  const block = Buffer.allocUnsafe(16 * 2 ** 20);
+  const out = fs.openSync(file, 'w');
+  for (let written = 0; written < bytes; written += block.length) fs.writeSync(out, randomFillSync(block), 0, Math.min(block.length, bytes - written));
+  fs.closeSync(out);
 }
