@@ -17,11 +17,10 @@ import { customizeImage } from '../workflows/customizeImage';
 import { makeLayerRepo } from '../dev/gitLayer';
 import { attemptRowsOf } from './helpers/history';
 import { ims, objectStore, s3, seedImage } from './helpers/images';
+import { noSimFaults, setSimFaults } from './helpers/simFaults';
 import { connectClient, uniqueId } from './helpers/temporal';
 
 const cfs = new CfsClient(new CsmClient(devStack.csm));
-const setSimFaults = (faults: object) => fetch(`${devStack.csm.url}/_sim/faults`, { method: 'PUT', body: JSON.stringify(faults) });
-const noFaults = { errorRate: 0, failNext: 0, latencyMs: 0, hangSessions: false, etaglessResultsNext: 0, errorPathPrefix: '/apis/' };
 
 async function unpackRootfs(manifestPath: string, dir: string): Promise<string> {
   const manifest = Manifest.parse(JSON.parse(await objectStore.getText(manifestPath)));
@@ -49,7 +48,7 @@ describe('customizeImage (dev stack CFS simulator)', () => {
       { name: 'site', ...site },
     ];
   });
-  afterEach(() => setSimFaults(noFaults));
+  afterEach(() => setSimFaults(noSimFaults));
   afterAll(async () => {
     await client.connection.close();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -86,7 +85,7 @@ describe('customizeImage (dev stack CFS simulator)', () => {
 
   it('deletes a session still running at the deadline and fails with CustomizationTimedOut', async () => {
     const source = await seedImage(sample);
-    await setSimFaults({ ...noFaults, hangSessions: true });
+    await setSimFaults({ ...noSimFaults, hangSessions: true });
     const workflowId = uniqueId('customize-hang');
     const failure = await failureOf(run({ imageId: source.imageId, configuration: uniqueId('hang'), layers: layers.slice(0, 1), deadlineMinutes: 0.05 }, workflowId));
     expect(failure).toMatchObject({ type: 'CustomizationTimedOut', message: expect.stringMatching(/still running at the deadline/) });
@@ -95,7 +94,7 @@ describe('customizeImage (dev stack CFS simulator)', () => {
 
   it('survives 503s while polling the session, each counted, and completes', async () => {
     const source = await seedImage(sample);
-    await setSimFaults({ ...noFaults, failNext: 3, errorStatus: 503, errorPathPrefix: '/apis/cfs/v3/sessions/' });
+    await setSimFaults({ ...noSimFaults, failNext: 3, errorStatus: 503, errorPathPrefix: '/apis/cfs/v3/sessions/' });
     const workflowId = uniqueId('customize-503');
     const result = await run({ imageId: source.imageId, configuration: uniqueId('flaky'), layers: layers.slice(0, 1) }, workflowId);
     expect(result.resultImageId).not.toBe(source.imageId);
@@ -107,7 +106,7 @@ describe('customizeImage (dev stack CFS simulator)', () => {
 
   it('repairs the etag-less rootfs link of a result manifest (seed 000) and records the failed check, the repair and the check that passed', async () => {
     const source = await seedImage(sample);
-    await setSimFaults({ ...noFaults, etaglessResultsNext: 1 });
+    await setSimFaults({ ...noSimFaults, etaglessResultsNext: 1 });
     const workflowId = uniqueId('customize-etagless');
     const result = await run({ imageId: source.imageId, configuration: uniqueId('etagless'), layers: layers.slice(0, 1) }, workflowId);
     const rootfs = rootfsArtifact(Manifest.parse(JSON.parse(await objectStore.getText(result.manifest.path))))!;

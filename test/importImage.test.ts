@@ -16,11 +16,11 @@ import { importImage } from '../workflows/importImage';
 import { attemptRowsOf } from './helpers/history';
 import { ims, objectStore, s3 } from './helpers/images';
 import { startS3Proxy } from './helpers/s3Proxy';
+import { setSimFaults } from './helpers/simFaults';
 import { connectClient, uniqueId } from './helpers/temporal';
 import { startWorkerProcess } from './helpers/workerProcess';
 
 const md5 = (file: string) => createHash('md5').update(fs.readFileSync(file)).digest('hex');
-const setSimFaults = (faults: object) => fetch(`${devStack.csm.url}/_sim/faults`, { method: 'PUT', body: JSON.stringify(faults) });
 
 let client: Client;
 let sample: SampleImage;

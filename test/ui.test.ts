@@ -19,15 +19,12 @@ import { verdictColours } from '../cli/reportHtml';
 import { importImage } from '../workflows/importImage';
 import { validateInitiators } from '../workflows/validateInitiators';
 import { connectClient, uniqueId } from './helpers/temporal';
+import { setSimFaults } from './helpers/simFaults';
 import { createTestBed, iqnPattern, type TestBed } from './initiator/helpers';
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const screenshotDir = path.join(stateDir, 'screenshots');
 const injectedMessage = '503 Service Unavailable: injected by the simulator';
-const setSimFaults = async (faults: object) => {
-  const response = await fetch(`${devStack.csm.url}/_sim/faults`, { method: 'PUT', body: JSON.stringify(faults) });
-  if (!response.ok) throw new Error(`PUT /_sim/faults: ${response.status} ${await response.text()}`);
-};
 
 let client: Client;
 let browser: Browser;

@@ -8,6 +8,7 @@ import { expandNodeset } from '../../lib/nodeset';
 import { updateBootParameters } from '../../workflows/updateBootParameters';
 import { attemptRowsOf } from '../helpers/history';
 import { seedImage } from '../helpers/images';
+import { setSimFaults } from '../helpers/simFaults';
 import { connectClient, uniqueId } from '../helpers/temporal';
 import { startWorkerProcess } from '../helpers/workerProcess';
 import { makeSampleImage } from '../../dev/sampleImage';
@@ -17,7 +18,6 @@ import path from 'node:path';
 
 const csm = new CsmClient(devStack.csm);
 const bssPath = '/apis/bss/boot/v1/bootparameters';
-const setSimFaults = (faults: object) => fetch(`${devStack.csm.url}/_sim/faults`, { method: 'PUT', body: JSON.stringify(faults) });
 
 describe('updateBootParameters across a worker crash', () => {
   afterEach(() => setSimFaults({ latencyMs: 0, failNext: 0, errorRate: 0 }));
