@@ -209,8 +209,21 @@ export async function writeBack(lun: LunAddress, login: Login, sector: Buffer, s
 }
 
 /** Copies the LUN's first `length` bytes (a multiple of 512) to a new local file. */
+/**
+ * The largest power-of-two block (at most 1 MiB, at least a sector) that divides `length`: each block is one
+ * SCSI READ, and a LUKS2 header region of 16 MiB read 512 bytes at a time is 32,768 round trips, which
+ * a busy target turned into more than the tool's timeout.
+ */
+export function copyBlockSize(length: number): number {
+  if (length <= 0 || length % 512 !== 0) throw new Error(`cannot copy ${length} bytes from a LUN: not a whole number of 512-byte sectors`);
+  let block = 512;
+  while (block < 2 ** 20 && length % (block * 2) === 0) block *= 2;
+  return block;
+}
+
 export async function copyHead(lun: LunAddress, login: Login, options: { length: number; file: string }): Promise<void> {
-  const argv = ['qemu-img', 'dd', ...chapObject(login), '--image-opts', '-O', 'raw', 'bs=512', `count=${options.length / 512}`, `if=${qemuIscsiOptions(lun, login).join(',')}`, `of=${options.file}`];
+  const block = copyBlockSize(options.length);
+  const argv = ['qemu-img', 'dd', ...chapObject(login), '--image-opts', '-O', 'raw', `bs=${block}`, `count=${options.length / block}`, `if=${qemuIscsiOptions(lun, login).join(',')}`, `of=${options.file}`];
   const [{ output, exitCode }] = await runTools([{ argv, passwordOnStdin: true }], login.chap);
   if (exitCode !== 0) throw toolFailure(output, exitCode);
 }

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseHexDump, parsePortalListing, tools } from '../../activities/initiator/libiscsi';
+import { copyBlockSize, parseHexDump, parsePortalListing, tools } from '../../activities/initiator/libiscsi';
 import { isSquashfsSuperblock, luks2DataOffset, parseLuksPrefix } from '../../activities/initiator/luksHeader';
 import { luksDump } from '../../activities/luks/cryptsetup';
 
@@ -84,5 +84,20 @@ describe('libiscsi and qemu output', () => {
       ],
       messages: 'discoveryconnect_cb: connection failed : iscsi_service: socket error Connection refused(111).',
     });
+  });
+});
+
+describe('copying the header region off a LUN', () => {
+  it('reads it in the largest power-of-two blocks up to 1 MiB that divide it, not 512 bytes at a time', () => {
+    // LUKS2's default data offset: 16 reads, not 32,768.
+    expect(copyBlockSize(16 * 2 ** 20)).toBe(2 ** 20);
+    expect(copyBlockSize(16 * 1024)).toBe(16 * 1024);
+    expect(copyBlockSize(4096 * 512)).toBe(2 ** 20);
+    expect(copyBlockSize(3 * 512)).toBe(512);
+    expect(copyBlockSize(2 ** 20 + 512)).toBe(512);
+  });
+
+  it('refuses a length that is not whole sectors', () => {
+    expect(() => copyBlockSize(1000)).toThrow(/1000 bytes.*512-byte sectors/);
   });
 });
