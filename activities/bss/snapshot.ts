@@ -21,7 +21,17 @@ export type BssSnapshot = z.output<typeof BssSnapshot>;
 
 export const defaultSnapshotPrefix = 's3://ims/bss-changes';
 
+/** Parsed snapshots a store keeps: a 10,000-node one is a few MB, and a worker runs a few rollouts at a time. */
+const parsedKept = 4;
+
 export class SnapshotStore {
+  /**
+   * The snapshots parsed last, by path, with the ETag of the version parsed. Every read still asks S3,
+   * by a conditional GET: an unchanged object costs a 304, one rewritten or deleted is never served
+   * from here. A rollout's batches then do not each fetch and parse the whole snapshot again.
+   */
+  private readonly parsed = new Map<string, { etag: string; snapshot: BssSnapshot }>();
+
   constructor(
     private readonly store: ObjectStore,
     readonly prefix: string = defaultSnapshotPrefix,
@@ -33,12 +43,22 @@ export class SnapshotStore {
     return `${this.prefix.replace(/\/+$/, '')}/${encodeURIComponent(changeId)}/snapshot.json`;
   }
 
+  /** The snapshot as S3 has it now, or null. Callers share the object returned: they must not change it. */
   async read(changeId: string): Promise<BssSnapshot | null> {
     const snapshotPath = this.pathFor(changeId);
-    if (!(await this.store.head(snapshotPath))) return null;
-    const parsed = BssSnapshot.safeParse(JSON.parse(await this.store.getText(snapshotPath)));
-    if (!parsed.success) throw permanentFailure(FailureType.InvalidInput, `${snapshotPath} is not a BSS snapshot: ${parsed.error.message}`);
-    return parsed.data;
+    const kept = this.parsed.get(snapshotPath);
+    const read = await this.store.getUnlessEtag(snapshotPath, kept?.etag);
+    this.parsed.delete(snapshotPath);
+    if (read === null) return null;
+    let fresh = kept!;
+    if (read !== 'unchanged') {
+      const parsed = BssSnapshot.safeParse(JSON.parse(read.text));
+      if (!parsed.success) throw permanentFailure(FailureType.InvalidInput, `${snapshotPath} is not a BSS snapshot: ${parsed.error.message}`);
+      fresh = { etag: read.etag, snapshot: parsed.data };
+    }
+    this.parsed.set(snapshotPath, fresh); // the most recent last
+    for (const oldest of [...this.parsed.keys()].slice(0, -parsedKept)) this.parsed.delete(oldest);
+    return fresh.snapshot;
   }
 
   async require(changeId: string): Promise<BssSnapshot> {

@@ -54,6 +54,28 @@ export class ObjectStore {
   }
 
   /**
+   * The object's text and ETag, or 'unchanged' when its ETag is still `etag` (a conditional GET: S3
+   * answers 304 without the body), or null when there is none. A server that ignores the condition
+   * answers 200 with the object, whose ETag tells whether it changed.
+   */
+  async getUnlessEtag(url: string, etag: string | undefined): Promise<{ text: string; etag: string } | 'unchanged' | null> {
+    const { bucket, key } = parseS3Url(url);
+    try {
+      const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(etag ? { IfNoneMatch: `"${etag}"` } : {}) }));
+      const current = stripQuotes(object.ETag ?? '');
+      if (etag && current === etag) {
+        await object.Body!.transformToString();
+        return 'unchanged';
+      }
+      return { text: await object.Body!.transformToString(), etag: current };
+    } catch (error) {
+      if (statusOf(error) === 404) return null;
+      if (etag && statusOf(error) === 304) return 'unchanged';
+      throw error;
+    }
+  }
+
+  /**
    * Writes JSON and returns the ETag S3 reports for it afterwards. With `ifMatch` (the etag read) the
    * write happens only if nobody wrote since (S3 conditional PUT): ObjectChanged otherwise.
    */
