@@ -1,10 +1,11 @@
 // BSS snapshots kept in S3, outside BSS and Temporal, so a rollback works even after BSS lost its
 // etcd data (seed 004). One object per change id, written once: a retry adopts it, and nothing later
 // (a partly applied rollout) can overwrite it.
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { FailureType, permanentFailure } from '../../lib/failures';
 import { parseS3Url } from '../../lib/manifest';
-import type { ObjectStore } from '../manifest/objectStore';
+import { jsonText, type ObjectStore } from '../manifest/objectStore';
 import type { BssEntry } from './client';
 
 export const BssSnapshot = z.object({
@@ -48,16 +49,17 @@ export class SnapshotStore {
     const snapshotPath = this.pathFor(changeId);
     const kept = this.parsed.get(snapshotPath);
     const read = await this.store.getUnlessEtag(snapshotPath, kept?.etag);
-    this.parsed.delete(snapshotPath);
-    if (read === null) return null;
+    if (read === null) {
+      this.parsed.delete(snapshotPath);
+      return null;
+    }
     let fresh = kept!;
     if (read !== 'unchanged') {
       const parsed = BssSnapshot.safeParse(JSON.parse(read.text));
       if (!parsed.success) throw permanentFailure(FailureType.InvalidInput, `${snapshotPath} is not a BSS snapshot: ${parsed.error.message}`);
       fresh = { etag: read.etag, snapshot: parsed.data };
     }
-    this.parsed.set(snapshotPath, fresh); // the most recent last
-    for (const oldest of [...this.parsed.keys()].slice(0, -parsedKept)) this.parsed.delete(oldest);
+    this.keep(snapshotPath, fresh);
     return fresh.snapshot;
   }
 
@@ -67,8 +69,22 @@ export class SnapshotStore {
     return snapshot;
   }
 
+  /**
+   * Kept as parsed when S3's ETag is the MD5 of the text written (a single-part PUT without KMS): the
+   * object is then byte for byte what was written, even if another writer came between PUT and HEAD.
+   */
   async write(snapshot: BssSnapshot): Promise<void> {
-    await this.store.putJson(this.pathFor(snapshot.changeId), snapshot);
+    const snapshotPath = this.pathFor(snapshot.changeId);
+    const text = jsonText(snapshot);
+    const etag = await this.store.putText(snapshotPath, text, 'application/json');
+    this.parsed.delete(snapshotPath);
+    if (etag === createHash('md5').update(text).digest('hex')) this.keep(snapshotPath, { etag, snapshot });
+  }
+
+  private keep(snapshotPath: string, parsed: { etag: string; snapshot: BssSnapshot }): void {
+    this.parsed.delete(snapshotPath);
+    this.parsed.set(snapshotPath, parsed); // the most recent last
+    for (const oldest of [...this.parsed.keys()].slice(0, -parsedKept)) this.parsed.delete(oldest);
   }
 }
 

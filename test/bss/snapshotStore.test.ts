@@ -19,13 +19,16 @@ describe.each(s3Servers)('SnapshotStore on $backend', (server) => {
   const objectStore = new ObjectStore(s3ClientOf(server));
   const prefix = `s3://ims/bss-snapshots-test/${randomUUID()}`;
 
-  it('reads a snapshot it parsed before without parsing it again while S3 has the same object', async () => {
+  it('reads a snapshot it wrote or parsed before without parsing it again while S3 has the same object', async () => {
     const store = new SnapshotStore(objectStore, prefix);
     const changeId = `change-${randomUUID()}`;
-    await store.write(snapshotOf(changeId, 'quiet'));
-    const first = await store.read(changeId);
-    expect(first).toEqual(snapshotOf(changeId, 'quiet'));
-    expect(await store.read(changeId)).toBe(first);
+    const written = snapshotOf(changeId, 'quiet');
+    await store.write(written);
+    expect(await store.read(changeId)).toBe(written);
+    const otherWorker = new SnapshotStore(objectStore, prefix);
+    const first = await otherWorker.read(changeId);
+    expect(first).toEqual(written);
+    expect(await otherWorker.read(changeId)).toBe(first);
   });
 
   it('reads anew a snapshot rewritten under the same change id (by another worker), and none once it is deleted', async () => {
