@@ -1,6 +1,5 @@
 // BSS boot parameters through the API gateway (bss.yaml). PUT is deliberately absent: it replaces a
 // host's whole record and wipes its cloud-init (DESIGN §4); PATCH changes, POST creates.
-import { inBatches } from '../../lib/bootParams';
 import { CsmHttpError, type CsmClient } from '../csm/client';
 
 /** An entry as BSS stores it for one host, without the `hosts` it was listed under. */
@@ -22,9 +21,29 @@ export interface BootParamsBody {
 
 const path = '/apis/bss/boot/v1/bootparameters';
 
-/** Names per GET (they go in the query string); above `fetchAllAbove` hosts one GET of every entry is cheaper. */
-const namesPerGet = 100;
+/**
+ * The names go in the query string, as many per GET as fit in `maxUrlLength` (proxies in front of
+ * BSS commonly take a request line of 8 KiB: nginx's default buffer); above `fetchAllAbove` hosts
+ * one GET of every entry is cheaper.
+ */
+const maxUrlLength = 8000;
 const fetchAllAbove = 500;
+
+/** The names in runs whose `?name=a,b,...` query keeps the URL within maxUrlLength. */
+function namesPerUrl(hosts: string[]): string[][] {
+  const runs: string[][] = [];
+  let length = Infinity;
+  for (const host of hosts) {
+    const added = encodeURIComponent(host).length + 1;
+    if (length + added > maxUrlLength) {
+      runs.push([]);
+      length = `${path}?name=`.length - 1;
+    }
+    runs.at(-1)!.push(host);
+    length += added;
+  }
+  return runs;
+}
 
 export class BssClient {
   constructor(private readonly csm: CsmClient) {}
@@ -35,7 +54,7 @@ export class BssClient {
     const lists =
       hosts.length > fetchAllAbove
         ? [await this.list()]
-        : await Promise.all(inBatches(hosts, namesPerGet).map((names) => this.list(names)));
+        : await Promise.all(namesPerUrl(hosts).map((names) => this.list(names)));
     const entries = new Map<string, BssEntry>();
     for (const item of lists.flat()) {
       const { hosts: listed, ...entry } = item;

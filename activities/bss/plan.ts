@@ -37,7 +37,13 @@ export function planEntry(before: BssEntry | null, change: RolloutChange): Plann
 
 /** Plans the given nodes of a snapshot; refuses (non-retryable, listing every node and reason) when any cannot boot the image. */
 export function planNodes(snapshot: BssSnapshot, nodes: string[], change: RolloutChange): Map<string, PlannedEntry> {
-  const plans = new Map(nodes.map((node) => [node, planEntry(entryOf(snapshot, node), change)]));
+  // Nodes mostly share their entries: each distinct one is rewritten once, and its nodes share the plan.
+  const planned = new Map<string, PlannedEntry>();
+  const planOf = (before: BssEntry | null) => {
+    const key = before ? JSON.stringify(bootFields(before)) : 'none';
+    return planned.get(key) ?? planned.set(key, planEntry(before, change)).get(key)!;
+  };
+  const plans = new Map(nodes.map((node) => [node, planOf(entryOf(snapshot, node))]));
   const problems = [...plans].flatMap(([node, plan]) => plan.problems.map((problem) => ({ node, problem })));
   if (problems.length) {
     const byProblem = new Map<string, string[]>();
@@ -50,9 +56,10 @@ export function planNodes(snapshot: BssSnapshot, nodes: string[], change: Rollou
 
 export function diffGroups(plans: Map<string, PlannedEntry>): DiffGroup[] {
   const groups = new Map<string, { nodes: string[]; create: boolean; diff: BootDiff }>();
+  const keys = new Map<PlannedEntry, string>();
   for (const [node, plan] of plans) {
     if (!plan.create && isEmptyDiff(plan.diff)) continue;
-    const key = canonicalJson({ create: plan.create, diff: plan.diff });
+    const key = keys.get(plan) ?? keys.set(plan, canonicalJson({ create: plan.create, diff: plan.diff })).get(plan)!;
     const group = groups.get(key) ?? groups.set(key, { nodes: [], create: plan.create, diff: plan.diff }).get(key)!;
     group.nodes.push(node);
   }

@@ -54,18 +54,45 @@ export class ObjectStore {
   }
 
   /**
+   * The object's text and ETag, or 'unchanged' when its ETag is still `etag` (a conditional GET: S3
+   * answers 304 without the body), or null when there is none. A server that ignores the condition
+   * answers 200 with the object, whose ETag tells whether it changed.
+   */
+  async getUnlessEtag(url: string, etag: string | undefined): Promise<{ text: string; etag: string } | 'unchanged' | null> {
+    const { bucket, key } = parseS3Url(url);
+    try {
+      const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(etag ? { IfNoneMatch: `"${etag}"` } : {}) }));
+      const current = stripQuotes(object.ETag ?? '');
+      if (etag && current === etag) {
+        await object.Body!.transformToString();
+        return 'unchanged';
+      }
+      return { text: await object.Body!.transformToString(), etag: current };
+    } catch (error) {
+      if (statusOf(error) === 404) return null;
+      if (etag && statusOf(error) === 304) return 'unchanged';
+      throw error;
+    }
+  }
+
+  /**
    * Writes JSON and returns the ETag S3 reports for it afterwards. With `ifMatch` (the etag read) the
    * write happens only if nobody wrote since (S3 conditional PUT): ObjectChanged otherwise.
    */
-  async putJson(url: string, value: unknown, precondition: { ifMatch?: string; ifAbsent?: boolean } = {}): Promise<string> {
+  putJson(url: string, value: unknown, precondition: { ifMatch?: string; ifAbsent?: boolean } = {}): Promise<string> {
+    return this.putText(url, jsonText(value), 'application/json', precondition);
+  }
+
+  /** As putJson, for text already serialized (`jsonText` for JSON). */
+  async putText(url: string, text: string, contentType: string, precondition: { ifMatch?: string; ifAbsent?: boolean } = {}): Promise<string> {
     const { bucket, key } = parseS3Url(url);
     const put = (ifMatch?: string) =>
       this.s3.send(
         new PutObjectCommand({
           Bucket: bucket,
           Key: key,
-          Body: JSON.stringify(value, null, 2) + '\n',
-          ContentType: 'application/json',
+          Body: text,
+          ContentType: contentType,
           ...(ifMatch ? { IfMatch: ifMatch } : {}),
           ...(precondition.ifAbsent ? { IfNoneMatch: '*' } : {}),
         }),
@@ -87,6 +114,9 @@ export class ObjectStore {
     return head.etag;
   }
 }
+
+/** JSON as putJson writes it: indented, for the people who read these objects. */
+export const jsonText = (value: unknown) => JSON.stringify(value, null, 2) + '\n';
 
 /** A conditional write lost a race: the object changed since it was read. */
 export class ObjectChanged extends Error {

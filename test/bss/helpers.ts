@@ -30,10 +30,10 @@ export interface SeedGroup {
 
 export async function startBssTestBed() {
   const h: Harness = await startHarness();
-  const requests: { method: string; path: string }[] = [];
+  const requests: { method: string; path: string; url: string }[] = [];
   const counting: typeof fetch = (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
-    if (url.pathname.startsWith('/apis/')) requests.push({ method: init?.method ?? 'GET', path: url.pathname });
+    if (url.pathname.startsWith('/apis/')) requests.push({ method: init?.method ?? 'GET', path: url.pathname, url: url.href });
     return fetch(input, init);
   };
   const csm = new CsmClient({ url: h.sim.url, clientId: testClient.id, clientSecret: testClient.secret }, contractFetch(h.violations, counting));

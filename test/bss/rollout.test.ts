@@ -111,14 +111,14 @@ describe('updateBootParameters', () => {
     expect(JSON.parse(after[ncns[2]]!).params).toContain(`metal.server=${image.rootfs} metal.no-wipe=1 root=live:LABEL=SQFSRAID`);
     expect(JSON.parse(after[ncns[2]]!).params).toContain('ifname=mgmt0:b8:59:9f:fe:49:d2');
 
-    // API calls: one GET of every entry for the snapshot, per batch the GETs of its entries (≤100 names
-    // each), and one PATCH per distinct new entry in the batch — never a PUT.
+    // API calls: one GET of every entry for the snapshot, per batch one GET of its entries (its names
+    // fit in one URL), and one PATCH per distinct new entry in the batch — never a PUT.
     const batchOf = (node: string) => result.batches.find((b) => expandNodeset(b.nodes).includes(node))!.batch;
     const distinctPerBatch = new Set(all.map((node) => `${batchOf(node)}|${ncns.includes(node) ? node : cps.includes(node) ? 'cps' : 'sbps'}`)).size;
     expect(bed.countRequests('PATCH')).toBe(distinctPerBatch);
     expect(bed.countRequests('PUT')).toBe(0);
     expect(bed.countRequests('POST')).toBe(0);
-    expect(bed.countRequests('GET')).toBe(1 + result.batches.reduce((sum, b) => sum + Math.ceil(b.count / 100), 0));
+    expect(bed.countRequests('GET')).toBe(1 + result.batches.length);
     expect(result.batches.reduce((sum, b) => sum + b.writes, 0)).toBe(distinctPerBatch);
     expect(Object.values(before).every(Boolean)).toBe(true);
   });
@@ -438,6 +438,19 @@ describe('BSS outages mid-rollout', () => {
       expect((await failedTypes(client, `${workflowId}-rollback`)).length).toBeGreaterThan(0);
     });
     expect(await bed.entries(nodes)).toEqual(before);
+  });
+});
+
+describe('BssClient', () => {
+  it("reads a batch's entries in as few GETs as keep each URL within 8,000 characters", async () => {
+    const nodes = expandNodeset('x[9000-9001]c[10-14]s[10-59]b10n10').slice(0, 500);
+    await seedCompute(nodes.join(','));
+    const from = bed.requests.length;
+    const entries = await bed.bss.getEntries(nodes);
+    expect(nodes.filter((node) => !entries.has(node))).toEqual([]);
+    const gets = bed.requests.slice(from);
+    expect(gets.length).toBe(2); // 500 names of 17 characters and their commas: 9,000 characters
+    expect(gets.every((get) => get.method === 'GET' && new URL(get.url).pathname.length + new URL(get.url).search.length <= 8000)).toBe(true);
   });
 });
 
