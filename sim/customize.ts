@@ -16,6 +16,8 @@ import type { CfsLayer } from './store';
 export type CustomizationOutcome = { ok: true; resultId: string; log: string[] } | { ok: false; log: string[] };
 
 /** `etaglessRootfs`: the result's manifest names the rootfs without its etag (the `etaglessResultsNext` fault). */
+const putBytes = async (s3: SimS3, url: string, body: Buffer) => ({ etag: await s3.put(url, body), md5: createHash('md5').update(body).digest('hex') });
+
 export async function customize(ims: Ims, s3: SimS3, sourceId: string, layers: CfsLayer[], resultName: string, options: { etaglessRootfs?: boolean } = {}): Promise<CustomizationOutcome> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cfs-sim-'));
   const log: string[] = [];
@@ -24,7 +26,7 @@ export async function customize(ims: Ims, s3: SimS3, sourceId: string, layers: C
     const manifest = (await s3.getJson(source.link!.path)) as Manifest;
     const rootfs = rootfsArtifact(manifest)!;
     const sourceFile = path.join(work, 'source.squashfs');
-    fs.writeFileSync(sourceFile, await s3.getBytes(rootfs.link.path));
+    await s3.download(rootfs.link.path, sourceFile);
     const root = path.join(work, 'root');
     await unpack(sourceFile, root, work);
 
@@ -53,12 +55,11 @@ export async function customize(ims: Ims, s3: SimS3, sourceId: string, layers: C
     const artifacts = [];
     for (const artifact of manifest.artifacts) {
       const isRootfs = artifact === rootfs;
-      const body = isRootfs ? fs.readFileSync(resultFile) : await s3.getBytes(artifact.link.path);
       const name = isRootfs ? 'rootfs' : artifact.type === MediaType.kernel ? 'kernel' : artifact.type === MediaType.initrd ? 'initrd' : path.basename(artifact.link.path);
       const url = `s3://boot-images/${resultId}/${name}`;
-      const etag = await s3.put(url, body);
+      const { etag, md5 } = isRootfs ? await s3.putFile(url, resultFile) : await putBytes(s3, url, await s3.getBytes(artifact.link.path));
       const link = isRootfs && options.etaglessRootfs ? { path: url, type: 's3' } : { path: url, etag, type: 's3' };
-      artifacts.push({ link, md5: createHash('md5').update(body).digest('hex'), type: artifact.type });
+      artifacts.push({ link, md5, type: artifact.type });
     }
     const manifestUrl = `s3://boot-images/${resultId}/manifest.json`;
     const manifestEtag = await s3.put(manifestUrl, JSON.stringify({ version: '1.0', created: new Date().toISOString(), artifacts }, null, 2), 'application/json');

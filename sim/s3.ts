@@ -1,5 +1,9 @@
 // The simulator reads and writes the same real S3 server the workers use.
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { parseS3Url, stripQuotes } from '../lib/manifest';
 
 export class SimS3 {
@@ -32,6 +36,22 @@ export class SimS3 {
     const { bucket, key } = parseS3Url(url);
     const answer = await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
     return stripQuotes(answer.ETag ?? '');
+  }
+
+  /** Streams the object to a file: an image may be larger than a Buffer or readFileSync allow (2 GiB). */
+  async download(url: string, file: string): Promise<void> {
+    const { bucket, key } = parseS3Url(url);
+    const object = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    await pipeline(object.Body as Readable, fs.createWriteStream(file));
+  }
+
+  /** Streams a file up in one PUT; its etag and the md5 of its bytes. */
+  async putFile(url: string, file: string): Promise<{ etag: string; md5: string }> {
+    const { bucket, key } = parseS3Url(url);
+    const answer = await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: fs.createReadStream(file), ContentLength: fs.statSync(file).size }));
+    const md5 = createHash('md5');
+    await pipeline(fs.createReadStream(file), md5);
+    return { etag: stripQuotes(answer.ETag ?? ''), md5: md5.digest('hex') };
   }
 
   async delete(url: string): Promise<void> {
