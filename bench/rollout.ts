@@ -11,13 +11,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CsmClient } from '../activities/csm/client';
 import { createS3Client } from '../activities/s3/client';
 import { attemptRows } from '../cli/history';
 import { devStack } from '../dev/config';
 import { inBatches } from '../lib/bootParams';
 import type { WorkflowStatus } from '../workflows/support/status';
 import type { BootParametersResult } from '../workflows/updateBootParameters';
+import { benchNodes, bssPath, csm, inPool, removeEntries, resetEntries } from './support/bssNodes';
 import { benchLine, seconds } from './support/measure';
 import { seedBenchImage } from './support/seedImage';
 
@@ -27,29 +27,9 @@ const batchSize = Number(values['batch-size']);
 const canarySize = 1;
 const concurrency = 4; // the rollout's default
 
-const bssPath = '/apis/bss/boot/v1/bootparameters';
-const csm = new CsmClient(devStack.csm);
-const cabinet = 5000 + Math.floor(Math.random() * 4000);
-// Each cabinet a chassis of 64 slots of two nodes: x<cab>c<chassis>s<slot>b0n<node>.
-const nodes = Array.from({ length: count }, (_, i) => `x${cabinet + Math.floor(i / 1024)}c${Math.floor((i % 1024) / 128)}s${Math.floor((i % 128) / 2)}b0n${i % 2}`);
-const oldEntry = {
-  kernel: 's3://boot-images/bench-old/kernel',
-  initrd: 's3://boot-images/bench-old/initrd',
-  params: 'console=ttyS0,115200 ip=dhcp quiet root=sbps-s3:s3://boot-images/bench-old/rootfs:0f3e9c5d8b7a6f5e4d3c2b1a09f8e7d6-7:sbps:v1:iqn.2023-06.csm.iscsi:_sbps-hsn._tcp.example.com:300 nmd_data=url=s3://boot-images/bench-old/rootfs,etag=0f3e9c5d8b7a6f5e4d3c2b1a09f8e7d6-7',
-};
-
-async function inPool<T>(items: T[], width: number, run: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, async () => {
-    while (next < items.length) await run(items[next++]);
-  }));
-}
+const nodes = benchNodes(count);
 
 const batchesOf = (all: string[]) => [all.slice(0, canarySize), ...inBatches(all.slice(canarySize), batchSize)];
-
-async function resetEntries(): Promise<void> {
-  await inPool(inBatches(nodes, 1000), concurrency, (hosts) => csm.request('PUT', bssPath, { hosts, ...oldEntry }));
-}
 
 async function requestCounts(): Promise<Record<string, number>> {
   const response = await fetch(`${devStack.csm.url}/_sim/requests`);
@@ -84,8 +64,8 @@ const client = new Client({ connection, namespace: devStack.temporal.namespace }
 for (const kind of ['rootfs', 'kernel', 'initrd']) fs.writeFileSync(path.join(dir, kind), `${kind} of the rollout benchmark\n`);
 const image = await seedBenchImage(s3, { rootfs: path.join(dir, 'rootfs'), kernel: path.join(dir, 'kernel'), initrd: path.join(dir, 'initrd') }, `bench-rollout-${randomUUID().slice(0, 6)}`);
 try {
-  await resetEntries();
-  console.log(`${count} nodes (x${cabinet}…) in BSS; batches of ${batchSize} after a canary of ${canarySize}, ${concurrency} at once`);
+  await resetEntries(nodes, concurrency);
+  console.log(`${count} nodes (${nodes[0]}…) in BSS; batches of ${batchSize} after a canary of ${canarySize}, ${concurrency} at once`);
 
   const before = await requestCounts();
   const handle = await client.workflow.start('updateBootParameters', {
@@ -110,7 +90,7 @@ try {
   for (const row of attemptRows((await handle.fetchHistory()).events ?? [])) console.log(`  ${row.label.padEnd(40)} ${((row.durationMs ?? 0) / 1000).toFixed(2)} s`);
   console.log(`rollout: ${ours.toFixed(2)} s (${toApproval.toFixed(2)} s to the approval, ${afterApproval.toFixed(2)} s after), ${result.batches.length} batches; BSS calls ${JSON.stringify(calls)}; ${distinct} distinct new entries`);
 
-  await resetEntries();
+  await resetEntries(nodes, concurrency);
   const loop = await seconds(async () => {
     await csm.request('PATCH', bssPath, patches[0][0]); // the canary first, as the rollout does
     await inPool(patches.slice(1), concurrency, async (batch) => {
@@ -120,7 +100,7 @@ try {
   console.log(`bare loop: ${floor} PATCHes in ${loop.toFixed(2)} s`);
   console.log(benchLine('rollout', { nodes: count, calls: calls.PATCH, calls_bound: result.batches.length * distinct, all_calls: calls.GET + calls.PATCH + calls.PUT + calls.POST, ratio_loop: ours / loop, seconds: ours, loop_s: loop }));
 } finally {
-  await inPool(inBatches(nodes, 1000), concurrency, (hosts) => csm.request('DELETE', bssPath, { hosts }).catch(() => undefined));
+  await removeEntries(nodes, concurrency);
   await image.remove();
   await connection.close();
   fs.rmSync(dir, { recursive: true, force: true });

@@ -29,6 +29,7 @@ import { makeSampleImage } from '../dev/sampleImage';
 import { lunIdentity, marshalTargetIqn } from '../lib/lunIdentity';
 import type { ValidationSummary } from '../workflows/validateInitiators';
 import { benchLine } from './support/measure';
+import { validationShellLoop } from './support/validationShellLoop';
 
 const { values } = parseArgs({ options: { nodes: { type: 'string', default: '1000,10000' }, 'per-server': { type: 'string', default: '8' }, acl: { type: 'string', default: 'listed' } } });
 const sizes = values.nodes.split(',').map(Number);
@@ -124,33 +125,17 @@ async function maxEvents(client: Client, workflowId: string, firstRunId: string,
   return most;
 }
 
-/** The same per-node, per-server checks as a shell loop: xargs -P with the same total concurrency. */
-async function shell(nodes: number, lun: number, size: number) {
-  const script = `
-set -u
-node=$1; address=$2; iqn=$3
-me="iqn.2026-11.bench.validate:$node"; url="iscsi://$address:3260"; lun="$url/$iqn/${lun}"
-export LIBISCSI_CHAP_USERNAME="$CHAP_USER" LIBISCSI_CHAP_PASSWORD="$CHAP_PASSWORD"
-iscsi-ls -s -i "$me" "$url" | grep -q "^Lun:${lun} " || { echo "FAIL $node $address login"; exit 0; }
-LIBISCSI_CHAP_PASSWORD=wrong-secret-123 iscsi-ls -s -i "$me" "$url" | grep -q "^Lun:" && echo "FAIL $node $address chap"
-iscsi-inq -i "$me" -e 1 -c 128 "$lun" | grep -q "Unit Serial Number" || echo "FAIL $node $address serial"
-iscsi-inq -i "$me" -e 1 -c 131 "$lun" > /dev/null || echo "FAIL $node $address naa"
-[ "$(iscsi-readcapacity16 -i "$me" "$lun" | sed -n 's/^Total size://p')" = "${size}" ] || echo "FAIL $node $address size"
-qemu-io -r --object secret,id=chap0,file="$CHAP_FILE" --image-opts "driver=iscsi,transport=tcp,portal=$address:3260,target=$iqn,lun=${lun},initiator-name=$me,user=$CHAP_USER,password-secret=chap0" -c 'read -v 0 4096' -c 'reopen -w' 2>&1 | grep -q 'write protected' || echo "FAIL $node $address write"
-`;
-  writeFileSync(path.join(dir, 'check.sh'), script);
-  writeFileSync(path.join(dir, 'chap-file'), chap.password, { mode: 0o600 });
-  const pairs = Array.from({ length: nodes }, (_, i) => servers.map((s) => `${nodeName(i)} ${s.address} ${marshalTargetIqn(s.name)}`)).flat().join('\n');
-  const started = performance.now();
-  const result = await execa('xargs', ['-P', String(perServer * servers.length), '-L', '1', 'bash', path.join(dir, 'check.sh')], {
-    input: pairs,
-    env: { CHAP_USER: chap.user, CHAP_PASSWORD: chap.password, CHAP_FILE: path.join(dir, 'chap-file') },
+/** The same per-node, per-server checks as a shell loop, with the same total concurrency. */
+const shell = (nodes: number, lun: number, sizeBytes: number) =>
+  validationShellLoop({
+    initiators: Array.from({ length: nodes }, (_, i) => iqnPattern.replace('{node}', nodeName(i))),
+    targets: servers.map((s) => ({ address: s.address, port: s.port, iqn: marshalTargetIqn(s.name) })),
+    lun,
+    sizeBytes,
+    chap,
+    concurrency: perServer * servers.length,
+    dir,
   });
-  const seconds = (performance.now() - started) / 1000;
-  const failures = result.stdout.split('\n').filter((line) => line.startsWith('FAIL'));
-  if (failures.length) throw new Error(`the shell loop found ${failures.length} failures, e.g. ${failures[0]}`);
-  return seconds;
-}
 
 const connection = await NativeConnection.connect({ address: devStack.temporal.address });
 const client = new Client({ connection: await Connection.connect({ address: devStack.temporal.address }), namespace: devStack.temporal.namespace });
