@@ -208,7 +208,6 @@ export async function writeBack(lun: LunAddress, login: Login, sector: Buffer, s
   });
 }
 
-/** Copies the LUN's first `length` bytes (a multiple of 512) to a new local file. */
 /**
  * The largest power-of-two block (at most 1 MiB, at least a sector) that divides `length`: each block is one
  * SCSI READ, and a LUKS2 header region of 16 MiB read 512 bytes at a time is 32,768 round trips, which
@@ -221,6 +220,7 @@ export function copyBlockSize(length: number): number {
   return block;
 }
 
+/** Copies the LUN's first `length` bytes (a multiple of 512) to a new local file. */
 export async function copyHead(lun: LunAddress, login: Login, options: { length: number; file: string }): Promise<void> {
   const block = copyBlockSize(options.length);
   const argv = ['qemu-img', 'dd', ...chapObject(login), '--image-opts', '-O', 'raw', `bs=${block}`, `count=${options.length / block}`, `if=${qemuIscsiOptions(lun, login).join(',')}`, `of=${options.file}`];
