@@ -53,8 +53,8 @@ interface Injection {
   slowKeySlots?: boolean;
   /** The worker's S3 traffic through a proxy that forwards upload bodies at this rate. */
   uploadBytesPerSecond?: number;
-  /** The operator approves only after the injection (else as soon as the rollout asks). */
-  approveAfter?: boolean;
+  /** The operator approves only after the injection, or the injection approves itself (else as soon as the rollout asks). */
+  approval?: 'after the injection' | 'by the injection';
   /** Waits for the point, breaks and restores; returns where the break landed. */
   inject(run: Run): Promise<string>;
   /** The activity the kill interrupted (in `<lifecycle>.<phase>`): an attempt of it timed out, a later one completed. */
@@ -72,6 +72,8 @@ interface Run {
   worker: { current: WorkerProcess; killAndReplace(): Promise<void> };
   proxy?: S3Proxy;
   waitFor(what: string, reached: () => Promise<boolean>): Promise<void>;
+  /** Approves the rollout once it awaits approval, as the operator does. */
+  approve(): Promise<void>;
 }
 
 interface Outcome {
@@ -181,14 +183,17 @@ const injections: Injection[] = [
   {
     name: 'SIGKILL mid-BSS batch',
     rolloutNodes: 40,
+    approval: 'by the injection',
     killed: { phase: 'boot-parameters', type: 'applyBootParameters' },
     async inject(run) {
       const workflowId = `${run.handle.workflowId}.boot-parameters`;
-      // BSS answers each call in 250 ms from the canary's validation on, so the batch (one PATCH per node)
-      // lasts seconds: on a quiet machine it would otherwise end between two polls.
-      await run.waitFor('the canary validated', async () => ['validate canary', 'awaiting approval', 'batches'].includes((await stepOf(run.client, workflowId)) ?? ''));
+      // BSS answers each call in 250 ms from the approval on, so the batch (one PATCH per node) lasts
+      // seconds: it would otherwise end between two polls. The injection approves only once that is set:
+      // a canary phase of a second or two was missed whole by polls on a loaded machine.
+      await run.waitFor('awaiting approval', async () => (await stepOf(run.client, workflowId)) === 'awaiting approval');
       await setSimFaults({ latencyMs: 250 });
       try {
+        await run.approve();
         await run.waitFor('a batch after the canary applying', async () => (await stepOf(run.client, workflowId)) === 'batches' && (await runningActivity(run.client, workflowId, 'applyBootParameters')));
         await run.worker.killAndReplace();
       } finally {
@@ -199,7 +204,7 @@ const injections: Injection[] = [
   },
   {
     name: 'SIGKILL while waiting for approval',
-    approveAfter: true,
+    approval: 'after the injection',
     async inject(run) {
       const workflowId = `${run.handle.workflowId}.boot-parameters`;
       await run.waitFor('awaiting approval', async () => (await stepOf(run.client, workflowId)) === 'awaiting approval');
@@ -359,16 +364,18 @@ describe('crash matrix: the whole lifecycle survives a break at each point', () 
           await sleep(200);
         }
       };
-      const run: Run = { workDirs, client, handle, worker, proxy, waitFor };
       const approve = async () => {
         const rollout = `${handle.workflowId}.boot-parameters`;
         await waitFor('awaiting approval', async () => (await stepOf(client, rollout)) === 'awaiting approval');
         await client.workflow.getHandle(rollout).executeUpdate(approveUpdate, { args: [{ who: 'crash-matrix', reason: 'canary checked' }] });
       };
+      const run: Run = { workDirs, client, handle, worker, proxy, waitFor, approve };
       let landed: string;
-      if (injection.approveAfter) {
+      if (injection.approval === 'after the injection') {
         landed = await injection.inject(run);
         await approve();
+      } else if (injection.approval === 'by the injection') {
+        landed = await injection.inject(run);
       } else {
         [landed] = await Promise.all([injection.inject(run), approve()]);
       }

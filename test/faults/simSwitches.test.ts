@@ -51,12 +51,15 @@ describe('lifecycles under the simulator\'s switches', () => {
       retry: { budgetMinutes: 2, maxIntervalSeconds: 2 },
     });
     // Tokens are revoked as each phase starts, so the phase's first calls answer 401 and the client refreshes.
+    // As the rollout starts, its next two calls fail for certain besides: the random ones may all land on
+    // polls, which absorb a failed try without failing an attempt.
     let expired = 0;
     const expiring = (async () => {
       for (const phase of ['customize', 'boot-parameters']) {
         await until(() => client.workflow.getHandle(`${workflowId}.${phase}`).describe().then(() => true, () => false));
         expired += await expireSimTokens();
       }
+      await setSimFaults({ failNext: 2 });
     })();
     const summary = await handle.result();
     await expiring;
