@@ -14,7 +14,7 @@ import { stageArtifact } from './export/staging';
 import { createLuksActivities } from './luks/activities';
 import { createFileKeyStore } from './keys/fileKeyStore';
 import { createS3ImportActivities } from './s3/activities';
-import { activityProgress } from './support/progress';
+import { withActivityProgress } from './support/progress';
 import { readSettings, type Environment } from '../settings/load';
 
 export const encryptionHostId = (env: Environment = process.env): string => readSettings(['worker'], env).worker.WORKER_HOST_ID ?? os.hostname();
@@ -42,7 +42,7 @@ export function createEncryptionHostActivities(s3: S3Client, env: Environment = 
 
     /** A verified local copy of the rootfs (cached by its identity), and where its container goes. */
     async stageForEncryption(raw: StageInput) {
-      const staged = await stageArtifact({ s3, runner: localRunner(), cacheDir, ...activityProgress() }, parseInput(StageInput, raw, 'staging input'));
+      const staged = await withActivityProgress((progress) => stageArtifact({ s3, runner: localRunner(), cacheDir, ...progress }, parseInput(StageInput, raw, 'staging input')));
       await mkdir(outputDir, { recursive: true });
       return { ...staged, outputDir };
     },

@@ -18,7 +18,7 @@ import { fileSecretResolver } from './secrets';
 import { stageArtifact, stagedPath, type StageResult } from './staging';
 import { dropCachedFiles, type DropResult, removePartialDownloads } from './stagingCache';
 import { countStagedBytes } from '../support/metrics';
-import { activityProgress, currentContext } from '../support/progress';
+import { withActivityProgress, currentContext } from '../support/progress';
 import { parseInput } from '../../lib/parseInput';
 import type { z } from 'zod';
 
@@ -57,7 +57,7 @@ export function createExportActivities({ server, driver, runner, s3, cacheDir, c
         throw error;
       }));
       const cacheBound = cacheMaxBytes === undefined ? undefined : { maxBytes: cacheMaxBytes, exportedFiles };
-      const result = await stageArtifact({ s3, runner, cacheDir, cacheBound, ...activityProgress() }, request);
+      const result = await withActivityProgress((progress) => stageArtifact({ s3, runner, cacheDir, cacheBound, ...progress }, request));
       if (result.downloaded) countStagedBytes(server, result.sizeBytes);
       return { server, ...result };
     },

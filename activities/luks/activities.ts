@@ -6,7 +6,7 @@ import { encryptToContainer, type ContainerResult } from './container';
 import type { PbkdfOverride } from './cryptsetup';
 import { userspaceDataAreaWriter, type DataAreaWriter } from './dataArea';
 import { progressHeartbeats } from '../s3/heartbeats';
-import { activityProgress, currentContext } from '../support/progress';
+import { withActivityProgress, currentContext } from '../support/progress';
 import { parseInput } from '../../lib/parseInput';
 import { EncryptFileInput, VerifyEncryptedFileInput } from './inputs';
 import { verifyContainer, type VerifyProgress, type VerifyReport } from './verify';
@@ -34,7 +34,8 @@ export function createLuksActivities({ keyStore, workDir, writeDataArea = usersp
       const input = parseInput(EncryptFileInput, raw);
       const key = input.keyId ? { keyId: input.keyId, fingerprint: await fingerprintOf(keyStore, input.keyId) } : await keyStore.createKey();
       const kdf = input.pbkdf2Iterations ? { pbkdf2Iterations: input.pbkdf2Iterations } : pbkdf;
-      return encryptToContainer({ keyStore, secretsDir: await secretsDir(), writeDataArea, pbkdf: kdf }, { ...input, key, ...activityProgress() });
+      const settings = { keyStore, secretsDir: await secretsDir(), writeDataArea, pbkdf: kdf };
+      return withActivityProgress((progress) => encryptToContainer(settings, { ...input, key, ...progress }));
     },
 
     /** Heartbeats {step, stepsDone, stepsTotal} as each check starts, and every few seconds during one. */

@@ -1,5 +1,6 @@
 // Progress of a streaming activity as heartbeats, and its cancellation, when running as an activity.
 import { Context } from '@temporalio/activity';
+import { progressHeartbeats } from '../s3/heartbeats';
 
 export interface ByteProgress {
   bytesDone: number;
@@ -15,20 +16,18 @@ export function currentContext(): Context | undefined {
   }
 }
 
-/** At most one heartbeat a second, and always the last one. */
-function throttled(report: (progress: ByteProgress) => void, intervalMs = 1000): (progress: ByteProgress) => void {
-  let last = 0;
-  return (progress) => {
-    const now = Date.now();
-    if (now - last >= intervalMs || progress.bytesDone === progress.bytesTotal) {
-      last = now;
-      report(progress);
-    }
-  };
-}
-
-/** `onProgress` (heartbeats) and `signal` (cancellation) for the current activity; both absent outside one. */
-export function activityProgress(): { onProgress?: (progress: ByteProgress) => void; signal?: AbortSignal } {
+/**
+ * Runs `work` with `onProgress` (heartbeats: at most one a second as progress comes in, and a keep-alive
+ * every 5 s while none does, as when cryptsetup spends its PBKDF or a download is checked) and `signal`
+ * (cancellation) for the current activity; both absent outside one.
+ */
+export async function withActivityProgress<T>(work: (progress: { onProgress?: (progress: ByteProgress) => void; signal?: AbortSignal }) => Promise<T>): Promise<T> {
   const context = currentContext();
-  return context ? { onProgress: throttled((progress) => context.heartbeat(progress)), signal: context.cancellationSignal } : {};
+  if (!context) return work({});
+  const heartbeats = progressHeartbeats<ByteProgress>(context, { minIntervalMs: 1_000 });
+  try {
+    return await work({ onProgress: heartbeats.report, signal: context.cancellationSignal });
+  } finally {
+    heartbeats.stop();
+  }
 }

@@ -128,6 +128,25 @@ describe('encryptFile housekeeping and bad input', () => {
     expect(result).toMatchObject({ ...ref, luksVersion: 2, sectorSize: 4096 });
   });
 
+  // cryptsetup's PBKDF moves no bytes for seconds (longer on a loaded host): a 30 s heartbeat timeout
+  // must not see that as a dead worker.
+  it('heartbeats while no bytes move', async () => {
+    const writer = userspaceDataAreaWriter({ chunkBytes: 64 << 10 });
+    const slowStart = createLuksActivities({
+      keyStore,
+      workDir,
+      pbkdf: { pbkdf2Iterations: 1000 },
+      writeDataArea: async (job) => {
+        await new Promise((resolve) => setTimeout(resolve, 11_000));
+        return writer(job);
+      },
+    });
+    const { heartbeats } = await runActivity(slowStart.encryptFile, { source: squashfs, destination: path.join(dir, 'slow-start.luks') });
+    const beforeProgress = heartbeats.findIndex((details) => details !== undefined);
+    expect(beforeProgress).toBeGreaterThanOrEqual(2);
+    expect(heartbeats.at(-1)).toMatchObject({ bytesDone: statSync(squashfs).size, bytesTotal: statSync(squashfs).size });
+  }, 30_000);
+
   const bad: [string, () => object, RegExp][] = [
     ['missing source', () => ({ source: path.join(dir, 'nope.squashfs') }), /source .* does not exist/],
     ['empty source', () => ({ source: (writeFileSync(path.join(dir, 'empty'), ''), path.join(dir, 'empty')) }), /is empty/],
