@@ -1,6 +1,7 @@
 // The IMS image manifest (version 1.0) and the checks that keep SBPS from crashing on it
 // (seed 000: a rootfs without `link.etag`). Pure: used by workflows and activities alike.
 import { z } from 'zod';
+import { maxInputDepth, nestingDepth } from './parseInput';
 
 export const MediaType = {
   rootfs: 'application/vnd.cray.image.rootfs.squashfs',
@@ -45,25 +46,68 @@ export function parseS3Url(url: string): S3Location {
 
 export const s3Url = ({ bucket, key }: S3Location) => `s3://${bucket}/${key}`;
 
+/** Far more than an image has (IMS writes three to five): each artifact costs a HEAD on every check. */
+export const maxArtifacts = 100;
+/** A manifest is a few KiB; a larger object is not one and is not read. */
+export const maxManifestBytes = 1 << 20;
+
 /** Problems that make a manifest unusable whatever its etags (DESIGN §5: ManifestInvalid). */
 export function structuralProblems(raw: unknown): string[] {
+  if (nestingDepth(raw) > maxInputDepth) return [`nested more than ${maxInputDepth} levels deep`];
   const parsed = Manifest.safeParse(raw);
   if (!parsed.success) return parsed.error.issues.map((i) => `${i.path.join('.') || 'manifest'}: ${i.message}`);
   const problems: string[] = [];
   if (parsed.data.version !== '1.0') problems.push(`version is ${JSON.stringify(parsed.data.version)}, expected "1.0"`);
+  if (parsed.data.artifacts.length > maxArtifacts) return [...problems, `${parsed.data.artifacts.length} artifacts; a manifest has at most ${maxArtifacts}`];
   const rootfs = parsed.data.artifacts.filter((a) => a.type.startsWith(rootfsTypePrefix));
   if (rootfs.length !== 1) problems.push(`${rootfs.length} rootfs artifacts (types starting with ${rootfsTypePrefix}); exactly one is required`);
   for (const artifact of parsed.data.artifacts) {
-    if (artifact.link.type !== 's3') problems.push(`${artifact.link.path}: link type ${JSON.stringify(artifact.link.type)}, expected "s3"`);
-    else {
-      try {
-        parseS3Url(artifact.link.path);
-      } catch (error) {
-        problems.push((error as Error).message);
-      }
-    }
+    const { path } = artifact.link;
+    if (artifact.link.type !== 's3') problems.push(`${path}: link type ${JSON.stringify(artifact.link.type)}, expected "s3"`);
+    else problems.push(...s3KeyProblems(path));
+    if (artifact.md5 !== undefined && !/^[0-9a-f]{32}$/.test(artifact.md5)) problems.push(`${path}: md5 ${JSON.stringify(artifact.md5.slice(0, 40))} is not 32 lowercase hex digits`);
   }
   return problems;
+}
+
+/**
+ * An s3:// URL whose key S3 servers read alike: some resolve `.` and `..` segments as a path would
+ * (another object than the one named), and S3 keys stop at 1,024 bytes.
+ */
+function s3KeyProblems(url: string): string[] {
+  let key: string;
+  try {
+    key = parseS3Url(url).key;
+  } catch (error) {
+    return [(error as Error).message];
+  }
+  if (/[\u0000-\u001f\u007f]/.test(key)) return [`${JSON.stringify(url)}: the key holds control characters`];
+  if (key.split('/').some((segment) => segment === '.' || segment === '..')) return [`${JSON.stringify(url)}: the key has a "." or ".." segment, which some S3 servers resolve to another object`];
+  if (Buffer.byteLength(key) > 1024) return [`${JSON.stringify(url.slice(0, 80))}…: the key is ${Buffer.byteLength(key)} bytes; S3 keys are at most 1,024`];
+  return [];
+}
+
+/** The manifest a stored object's text holds, or every reason it holds none (ManifestInvalid). */
+export function parseManifestText(text: string): { manifest: Manifest; problems: [] } | { manifest?: undefined; problems: string[] } {
+  const encoding = encodingProblem(text);
+  if (encoding) return { problems: [encoding] };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    return { problems: [error instanceof RangeError ? `the object is nested too deeply to read (more than ${maxInputDepth} levels is refused)` : `the object is not JSON: ${(error as Error).message}`] };
+  }
+  const problems = structuralProblems(raw);
+  return problems.length ? { problems } : { manifest: Manifest.parse(raw), problems: [] };
+}
+
+/** IMS and SBPS read manifests as UTF-8 JSON without a byte order mark. */
+function encodingProblem(text: string): string | undefined {
+  if (text.trim() === '') return 'the object is empty';
+  if (text.includes('\0')) return text.startsWith('\uFFFD\uFFFD') ? 'the object is UTF-16: write it as UTF-8' : 'the object holds NUL characters (UTF-16?): write it as UTF-8';
+  if (text.startsWith('\uFEFF')) return 'the object starts with a byte order mark, which IMS and SBPS do not read: write it as UTF-8 without one';
+  if (text.includes('\uFFFD')) return 'the object is not valid UTF-8';
+  return undefined;
 }
 
 export type EtagFault =

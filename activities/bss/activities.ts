@@ -5,10 +5,11 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { BootImage } from '../../lib/bootParams';
 import { FailureType, permanentFailure, transientFailure } from '../../lib/failures';
-import { Manifest, MediaType, rootfsArtifact, stripQuotes, structuralProblems } from '../../lib/manifest';
+import { MediaType, rootfsArtifact, stripQuotes } from '../../lib/manifest';
 import { entryReferencesImage, imageReferencePattern, type ImageMarks } from '../../lib/imageReferences';
 import { foldNodeset } from '../../lib/nodeset';
 import { callService } from '../csm/failures';
+import { readManifestAt } from '../manifest/activities';
 import type { ObjectStore } from '../manifest/objectStore';
 import type { BssClient, BssEntry } from './client';
 import { NodeLocks } from './nodeLocks';
@@ -101,16 +102,8 @@ export function createBssActivities(deps: { bss: BssClient; snapshots: SnapshotS
     async resolveBootImage(input: { manifestPath: string; imageId?: string }): Promise<BootImage> {
       const { manifestPath } = input;
       const invalid = (reason: string) => permanentFailure(FailureType.ManifestInvalid, `${manifestPath}: ${reason}`, { manifestPath });
-      if (!(await store.head(manifestPath))) throw invalid('no such object');
-      let raw: unknown;
-      try {
-        raw = JSON.parse(await store.getText(manifestPath));
-      } catch (error) {
-        throw invalid(`not JSON: ${(error as Error).message}`);
-      }
-      const problems = structuralProblems(raw);
-      if (problems.length) throw invalid(problems.join('; '));
-      const manifest = Manifest.parse(raw);
+      const { manifest, invalid: problems } = await readManifestAt(store, manifestPath);
+      if (!manifest) throw invalid(problems.join('; '));
       const rootfs = rootfsArtifact(manifest)!;
       const linkOf = (type: string) => {
         const artifact = manifest.artifacts.find((a) => a.type === type);

@@ -1,15 +1,17 @@
 // Manifest activities: write, check against S3, and repair in place (seed 000, steps 1-2).
 import { FailureType, permanentFailure, transientFailure } from '../../lib/failures';
 import {
-  Manifest,
   etagFaults,
+  maxManifestBytes,
+  parseManifestText,
   structuralProblems,
   withActualEtags,
   type ArtifactProblem,
+  type Manifest,
   type EtagFault,
   type ManifestArtifact,
 } from '../../lib/manifest';
-import { ObjectChanged, type ObjectStore } from './objectStore';
+import { ObjectChanged, ObjectTooLarge, type ObjectStore } from './objectStore';
 
 /** Lost races in a row before a rewrite gives up (transient: the workflow tries again later). */
 const maxRaces = 10;
@@ -32,20 +34,20 @@ export interface ManifestReport {
   manifestEtag: string | null;
 }
 
+/** The manifest at `manifestPath` and the etag of the version read (a rewrite is conditional on it), or why it is unusable. */
+export async function readManifestAt(store: ObjectStore, manifestPath: string): Promise<{ manifest?: Manifest; invalid: string[]; etag?: string }> {
+  const read = await store.getVersioned(manifestPath, { maxBytes: maxManifestBytes }).catch((error: unknown) => {
+    if (error instanceof ObjectTooLarge) return { tooLarge: error.size };
+    throw error;
+  });
+  if (!read) return { invalid: [`manifest ${manifestPath} does not exist`] };
+  if ('tooLarge' in read) return { invalid: [`the object is ${read.tooLarge} bytes; a manifest is at most ${maxManifestBytes}`] };
+  const { manifest, problems } = parseManifestText(read.text);
+  return manifest ? { manifest, invalid: [], etag: read.etag } : { invalid: problems, etag: read.etag };
+}
+
 export function createManifestActivities(store: ObjectStore) {
-  /** The manifest and the etag of the version read (a rewrite is conditional on it). */
-  async function readManifest(manifestPath: string): Promise<{ manifest?: Manifest; invalid: string[]; etag?: string }> {
-    const read = await store.getVersioned(manifestPath);
-    if (!read) return { invalid: [`manifest ${manifestPath} does not exist`] };
-    let raw: unknown;
-    try {
-      raw = JSON.parse(read.text);
-    } catch (error) {
-      return { invalid: [`manifest ${manifestPath} is not JSON: ${(error as Error).message}`], etag: read.etag };
-    }
-    const invalid = structuralProblems(raw);
-    return invalid.length ? { invalid, etag: read.etag } : { manifest: Manifest.parse(raw), invalid, etag: read.etag };
-  }
+  const readManifest = (manifestPath: string) => readManifestAt(store, manifestPath);
 
   /**
    * Read, change, write only if nobody wrote in between (If-Match on the etag read); a lost race

@@ -41,11 +41,18 @@ export class ObjectStore {
     return object.Body!.transformToString();
   }
 
-  /** The object's text and the ETag of that very version (for a conditional rewrite), or null when there is none. */
-  async getVersioned(url: string): Promise<{ text: string; etag: string } | null> {
+  /**
+   * The object's text and the ETag of that very version (for a conditional rewrite), or null when there
+   * is none. An object over `maxBytes` is not read (ObjectTooLarge).
+   */
+  async getVersioned(url: string, { maxBytes = Infinity } = {}): Promise<{ text: string; etag: string } | null> {
     const { bucket, key } = parseS3Url(url);
     try {
       const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      if ((object.ContentLength ?? 0) > maxBytes) {
+        (object.Body as { destroy?: () => void } | undefined)?.destroy?.();
+        throw new ObjectTooLarge(url, object.ContentLength!, maxBytes);
+      }
       return { text: await object.Body!.transformToString(), etag: stripQuotes(object.ETag ?? '') };
     } catch (error) {
       if (statusOf(error) === 404) return null;
@@ -119,6 +126,13 @@ export class ObjectStore {
 export const jsonText = (value: unknown) => JSON.stringify(value, null, 2) + '\n';
 
 /** A conditional write lost a race: the object changed since it was read. */
+export class ObjectTooLarge extends Error {
+  constructor(readonly url: string, readonly size: number, readonly maxBytes: number) {
+    super(`${url} is ${size} bytes, more than the ${maxBytes} read`);
+    this.name = 'ObjectTooLarge';
+  }
+}
+
 export class ObjectChanged extends Error {
   constructor(readonly url: string) {
     super(`${url} changed since it was read`);

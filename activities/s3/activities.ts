@@ -112,17 +112,6 @@ export function createS3ImportActivities(s3: S3Client, settings: Partial<S3Impor
       return { etag: await store.putJson(input.url, input.value) };
     },
 
-    async getJsonObject(input: { url: string }): Promise<unknown> {
-      location(input.url);
-      if (!(await store.head(input.url))) throw permanentFailure(FailureType.ManifestInvalid, `${input.url}: no such object`);
-      const text = await store.getText(input.url);
-      try {
-        return JSON.parse(text);
-      } catch (error) {
-        throw permanentFailure(FailureType.ManifestInvalid, `${input.url} is not JSON: ${(error as Error).message}`);
-      }
-    },
-
     /** Unfinished multipart uploads in a bucket (under a prefix): what a given-up upload would leave. */
     async listOrphanUploads(input: { bucket: string; prefix?: string }): Promise<PendingUpload[]> {
       return pendingUploads(s3, input.bucket, input.prefix);
