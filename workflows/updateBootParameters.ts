@@ -19,6 +19,7 @@ import {
   isCancellation,
   rootCause,
   setHandler,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { BatchReport, PlanSummary } from '../activities/bss/activities';
@@ -76,10 +77,7 @@ export async function updateBootParameters(raw: unknown): Promise<BootParameters
   const change: RolloutChange = { image, iscsi: spec.iscsi, missingHosts: spec.missingHosts, baseParams: spec.baseParams };
 
   // One rollout at a time per node (a dry run changes nothing and claims nothing).
-  if (!spec.dryRun) {
-    status.step('claim nodes');
-    await attempt('claim nodes', (label) => bss(label).claimNodes({ changeId, owner: `${workflowId}/${runId}`, nodes: spec.nodes }));
-  }
+  if (!spec.dryRun) await claimNodes(spec, changeId, `${workflowId}/${runId}`, status);
   try {
     status.step('snapshot BSS entries');
     const snapshot = await attempt('snapshot BSS entries to S3', (label) => bss(label).snapshotBootParameters({ changeId, owner: `${workflowId}/${runId}`, nodes: spec.nodes }));
@@ -164,6 +162,25 @@ export async function updateBootParameters(raw: unknown): Promise<BootParameters
 
 async function manifestOfImage(imageId: string): Promise<string> {
   return (await imageWithManifest(imageId)).manifestPath;
+}
+
+/** Claims the nodes; while another rollout holds some, waits if the spec says so, checking every minute (or tenth of the wait). */
+async function claimNodes(spec: ParsedUpdateBootParametersSpec, changeId: string, owner: string, status: ReturnType<typeof trackStatus>): Promise<void> {
+  const waitMinutes = spec.waitForHeldNodesMinutes ?? 0;
+  const deadline = Date.now() + waitMinutes * 60_000;
+  for (let waited = false; ; waited = true) {
+    status.step('claim nodes');
+    try {
+      await attempt('claim nodes', (label) => bss(label).claimNodes({ changeId, owner, nodes: spec.nodes }));
+      return;
+    } catch (error) {
+      if (failureTypeOf(error) !== FailureType.NodesHeld) throw error;
+      const waitMs = deadline - Date.now();
+      if (waitMs <= 0) throw waited ? ApplicationFailure.create({ type: FailureType.NodesHeld, message: `${(error as Error).message} (waited ${waitMinutes} min)`, nonRetryable: true }) : error;
+      status.step(`waiting for held nodes: ${(error as Error).message}`);
+      await sleep(Math.min(waitMs, 60_000, waitMinutes * 6_000));
+    }
+  }
 }
 
 async function validateCanary(spec: ParsedUpdateBootParametersSpec, image: BootImage, nodes: string[]): Promise<unknown> {

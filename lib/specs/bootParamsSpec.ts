@@ -44,6 +44,8 @@ export const UpdateBootParametersFields = z
     /** A node with no BSS entry: refuse the whole rollout (an unknown xname?), or create its entry from `baseParams`. */
     missingHosts: MissingHostPolicy.default('refuse'),
     baseParams: z.string().optional(),
+    /** Nodes another running rollout holds: wait up to this long for them (checking every minute, or every tenth of the wait) instead of being refused at once. */
+    waitForHeldNodesMinutes: Minutes(week, 'a week').optional(),
     /** Snapshot and plan (the per-node diff), change nothing in BSS. */
     dryRun: z.boolean().default(false),
     ...retryField,
