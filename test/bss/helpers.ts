@@ -2,7 +2,6 @@
 // the dev stack's real S3, the boot parameter activities over both, and image fixtures in S3.
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { createBssActivities } from '../../activities/bss/activities';
 import { BssClient } from '../../activities/bss/client';
 import { SnapshotStore } from '../../activities/bss/snapshot';
@@ -14,7 +13,6 @@ import { MediaType, type Manifest } from '../../lib/manifest';
 import { contractFetch } from '../contract/openapi';
 import { startHarness, testClient, type Harness } from '../sim/harness';
 
-export const workflowsPath = createRequire(import.meta.url).resolve('./workflows.ts');
 export const bssPath = '/apis/bss/boot/v1/bootparameters';
 
 const s3 = createS3Client(devStack.s3);
@@ -65,14 +63,6 @@ export async function startBssTestBed() {
   };
 }
 export type BssTestBed = Awaited<ReturnType<typeof startBssTestBed>>;
-
-/** What the stand-in validation of test/bss/workflows.ts does: the nodes it fails, how long it takes. */
-export interface StandInVerdict {
-  failNodes: string[];
-  takesMs: number;
-  /** Checks until the test sends it the `finishValidation` signal (a step the test must catch in progress). */
-  untilSignalled?: boolean;
-}
 
 export interface TestImage {
   imageId: string;

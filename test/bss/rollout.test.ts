@@ -1,36 +1,79 @@
-// updateBootParameters and rollbackBootParameters against the simulated BSS and the real S3.
+// updateBootParameters and rollbackBootParameters against the simulated BSS and the real S3, on a test
+// worker with the project's workflows and the orchestrator's activities (BSS: the in-process simulator).
+// The canary validations are the real validateInitiators against a real export on the stack's tgtd servers.
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expandNodeset } from '../../lib/nodeset';
 import { statusQuery } from '../../workflows/support/status';
 import type { SnapshotSummary } from '../../activities/bss/activities';
+import { createOrchestratorActivities } from '../../activities/orchestrator';
 import { rollbackBootParameters } from '../../workflows/rollbackBootParameters';
 import { approveSignal, approveUpdate, rejectUpdate, updateBootParameters } from '../../workflows/updateBootParameters';
+import { exportImage } from '../../workflows/exportImage';
+import { workflowsPath } from '../../workers/orchestrator';
 import { execa } from 'execa';
-import { devStack } from '../../dev/config';
-import { uniqueId } from '../helpers/temporal';
-import { withTestWorker } from '../helpers/testWorker';
-import { bssPath, computeParams, ncnParams, oldArtifacts, putTestImage, startBssTestBed, workflowsPath, type BssTestBed, type StandInVerdict, type TestImage } from './helpers';
+import { devStack, stackEnvironment } from '../../dev/config';
+import { makeSampleImage } from '../../dev/sampleImage';
+import { removeDevStackExports } from '../helpers/exports';
+import { seedImage } from '../helpers/images';
+import { connectClient, uniqueId } from '../helpers/temporal';
+import { startTestWorkers } from '../helpers/testWorker';
+import { bssPath, computeParams, ncnParams, oldArtifacts, putTestImage, startBssTestBed, type BssTestBed, type TestImage } from './helpers';
 
 let bed: BssTestBed;
 let image: TestImage;
-let standIn: StandInVerdict = { failNodes: [], takesMs: 0 };
+let client: Client;
+let workers: { stop(): Promise<void> };
+const taskQueue = uniqueId('bss');
+const orchestrator = createOrchestratorActivities({ ...process.env, ...stackEnvironment() });
+/**
+ * Holds the real checkInitiators until released: a test that approves during the canary validation
+ * needs the validation still running when its approval arrives, however fast the checks are.
+ */
+let checksHeld: Promise<void> | undefined;
+const holdChecks = () => {
+  let release!: () => void;
+  checksHeld = new Promise((resolve) => (release = resolve));
+  return () => {
+    checksHeld = undefined;
+    release();
+  };
+};
+
 beforeAll(async () => {
   bed = await startBssTestBed();
   image = await putTestImage();
+  client = await connectClient();
+  workers = await startTestWorkers([
+    {
+      taskQueue,
+      workflowsPath,
+      activities: {
+        ...orchestrator,
+        ...bed.activities,
+        async checkInitiators(input: Parameters<typeof orchestrator.checkInitiators>[0]) {
+          await checksHeld;
+          return orchestrator.checkInitiators(input);
+        },
+      },
+    },
+  ]);
 });
 afterEach(() => {
   bed.h.expectNoViolations();
-  standIn = { failNodes: [], takesMs: 0 };
 });
-afterAll(() => bed.h.close());
+afterAll(async () => {
+  await workers?.stop();
+  await client?.connection.close();
+  bed.h.close();
+});
 
-const run = <T>(body: (context: { client: Client; taskQueue: string }) => Promise<T>) =>
-  withTestWorker({ workflowsPath, activities: { ...bed.activities, standInVerdict: async () => standIn } }, body);
-/** The canary validation's options: how the nodes would log in (the stand-in checks none). */
-const validate = { options: { initiator: { driver: 'open-iscsi' } } };
+const run = <T>(body: (context: { client: Client; taskQueue: string }) => Promise<T>) => body({ client, taskQueue });
 
 async function untilStep(handle: WorkflowHandle, step: string) {
   for (let i = 0; i < 300; i++) {
@@ -66,7 +109,7 @@ const spec = (nodes: string | string[], extra: object = {}) => ({ nodes, manifes
 const newRoot = () => `root=sbps-s3:${image.rootfs}:${image.rootfsEtag}:sbps:v1:iqn.2023-06.csm.iscsi:_sbps-hsn._tcp.example.com:300`;
 
 describe('updateBootParameters', () => {
-  it('rolls 1,000 nodes out: canary, validation, approval by signal, batches grouped into one PATCH per distinct entry', async () => {
+  it('rolls 1,000 nodes out: canary, approval by signal, batches grouped into one PATCH per distinct entry', async () => {
     const all = expandNodeset('x[1000-1003]c[0-7]s[0-7]b0n[0-3]').slice(0, 1000);
     const ncns = all.slice(0, 4);
     const cps = all.slice(500, 600);
@@ -84,7 +127,7 @@ describe('updateBootParameters', () => {
       const handle = await client.workflow.start(updateBootParameters, {
         taskQueue,
         workflowId: uniqueId('bss-rollout'),
-        args: [spec(all, { iscsi, canarySize: 10, batchSize: 200, concurrency: 3, validate, approval: { required: true } })],
+        args: [spec(all, { iscsi, canarySize: 10, batchSize: 200, concurrency: 3, approval: { required: true } })],
       });
       await untilStep(handle, 'awaiting approval');
       const waiting = await handle.query(statusQuery);
@@ -94,7 +137,7 @@ describe('updateBootParameters', () => {
     });
 
     expect(result.approval).toMatchObject({ verdict: 'approved', via: 'signal', who: 'alice', reason: 'canary booted, CHG-1234' });
-    expect(result.validation).toEqual({ passed: 10 });
+    expect(result.validation).toBeUndefined();
     expect(result.nodes.count).toBe(1000);
     const batches = [...result.batches].sort((a, b) => a.batch - b.batch);
     expect(batches.map((b) => [b.batch, b.count])).toEqual([[0, 10], [1, 200], [2, 200], [3, 200], [4, 200], [5, 190]]);
@@ -132,74 +175,6 @@ describe('updateBootParameters', () => {
     expect(failure.type).toBe('ApprovalTimedOut');
     expect(failure.message).toMatch(/no approval within 0.05 minutes \(rolled back 5 nodes to snapshot s3:\/\/ims\/bss-changes-test\/bss-timeout-.*\/snapshot.json\)/);
     expect(await bed.entries(nodes)).toEqual(before);
-  });
-
-  it('rolls back when validation fails on the canary, naming the failing nodes', async () => {
-    const nodes = await seedCompute('x1101c0s[0-9]b0n[0-3]');
-    const before = await bed.entries(nodes);
-    standIn = { failNodes: [nodes[2]], takesMs: 0 };
-    const failure = await run(({ client, taskQueue }) =>
-      failureOf(
-        client.workflow.execute(updateBootParameters, {
-          taskQueue,
-          workflowId: uniqueId('bss-canary'),
-          args: [spec(nodes, { canarySize: 4, validate })],
-        }),
-      ),
-    );
-    expect(failure.type).toBe('ValidationFailed');
-    expect(failure.message).toContain(`${nodes[2]}: LUN identity mismatch`);
-    expect(await bed.entries(nodes)).toEqual(before);
-  });
-
-  it('approval is taken only while awaiting it: an earlier approve update is refused, a signal ignored', async () => {
-    const nodes = await seedCompute('x1109c0s[0-3]b0n0');
-    standIn = { failNodes: [], takesMs: 0, untilSignalled: true };
-    await run(async ({ client, taskQueue }) => {
-      const handle = await client.workflow.start(updateBootParameters, {
-        taskQueue,
-        workflowId: uniqueId('bss-early'),
-        args: [spec(nodes, { validate, approval: { required: true } })],
-      });
-      await untilStep(handle, 'validate canary');
-      await expect(handle.executeUpdate(approveUpdate, { args: [{ who: 'carol', reason: 'eager' }] })).rejects.toMatchObject({ cause: { message: expect.stringContaining('not awaiting approval') } });
-      await handle.signal(approveSignal, { who: 'carol', reason: 'eager' });
-      await expect(handle.executeUpdate(approveUpdate, { args: [{ who: '', reason: 'x' }] })).rejects.toMatchObject({ cause: { message: 'say who decides' } });
-      await client.workflow.getHandle(`${handle.workflowId}-validate-canary`).signal('finishValidation');
-      await untilStep(handle, 'awaiting approval');
-      expect((await handle.query(statusQuery)).details.ignoredSignals).toEqual(['approve signal ignored: the rollout is not awaiting approval']);
-      const decision = await handle.executeUpdate(approveUpdate, { args: [{ who: 'carol', reason: 'canary validated' }] });
-      expect(decision).toMatchObject({ verdict: 'approved', via: 'update', who: 'carol' });
-      expect((await handle.result()).approval).toEqual(decision);
-    });
-  });
-
-  it('imagectl approve says whether the rollout took the decision: refused early and once over (exit 1, the reason), taken while awaiting it', async () => {
-    const nodes = await seedCompute('x1113c0s[0-3]b0n0');
-    const imagectl = (args: string[]) =>
-      execa('tsx', ['cli/imagectl.ts', ...args, '--json'], { reject: false, env: { TEMPORAL_ADDRESS: devStack.temporal.address, USER: 'erin' } });
-    standIn = { failNodes: [], takesMs: 0, untilSignalled: true };
-    await run(async ({ client, taskQueue }) => {
-      const workflowId = uniqueId('bss-imagectl');
-      const handle = await client.workflow.start(updateBootParameters, {
-        taskQueue,
-        workflowId,
-        args: [spec(nodes, { validate, approval: { required: true } })],
-      });
-      await untilStep(handle, 'validate canary');
-      const early = await imagectl(['approve', workflowId, '--reason', 'eager']);
-      expect(early.exitCode).toBe(1);
-      expect(JSON.parse(early.stdout).refused).toBe(`${workflowId}: the rollout is not awaiting approval`);
-      await client.workflow.getHandle(`${workflowId}-validate-canary`).signal('finishValidation');
-      await untilStep(handle, 'awaiting approval');
-      const taken = await imagectl(['approve', workflowId, '--reason', 'canary booted']);
-      expect(taken.exitCode).toBe(0);
-      expect(JSON.parse(taken.stdout)).toMatchObject({ workflowId, verdict: 'approved', via: 'update', who: 'erin', reason: 'canary booted' });
-      expect((await handle.result()).approval).toMatchObject({ who: 'erin', via: 'update' });
-      const late = await imagectl(['approve', workflowId, '--reason', 'again', '--reject']);
-      expect(late.exitCode).toBe(1);
-      expect(JSON.parse(late.stdout).refused).toBe(`${workflowId} is completed`);
-    });
   });
 
   it('a reject update stops the rollout and rolls back; no decision is taken once it is over', async () => {
@@ -255,6 +230,24 @@ describe('updateBootParameters', () => {
       const taken = await client.workflow.execute(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-lock-d'), args: [spec(nodes)] });
       expect(taken.batches.reduce((sum, b) => sum + b.count, 0)).toBe(6);
     });
+  });
+
+  it('waits for held nodes when asked: takes them once the holder ends, or gives up at the limit naming the holder', async () => {
+    const nodes = await seedCompute('x1117c0s[0-3]b0n0');
+    const before = await bed.entries(nodes);
+    const holder = await client.workflow.start(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-wait-holder'), args: [spec(nodes.slice(0, 2), { canarySize: 2, approval: { required: true } })] });
+    await untilStep(holder, 'awaiting approval');
+    const tooShort = await failureOf(client.workflow.execute(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-wait-short'), args: [spec(nodes, { waitForHeldNodesMinutes: 0.05 })] }));
+    expect(tooShort.type).toBe('NodesHeld');
+    expect(tooShort.message).toBe(`claim nodes: another rollout is changing these nodes: change ${holder.workflowId} holds x1117c0s[0-1]b0n0 (waited 0.05 min)`);
+    expect((await bed.entries(nodes)).x1117c0s3b0n0).toEqual(before.x1117c0s3b0n0);
+
+    const waiting = await client.workflow.start(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-wait'), args: [spec(nodes, { waitForHeldNodesMinutes: 0.5 })] });
+    await expect.poll(async () => (await waiting.query(statusQuery)).step, { timeout: 20_000, interval: 200 }).toBe(`waiting for held nodes: claim nodes: another rollout is changing these nodes: change ${holder.workflowId} holds x1117c0s[0-1]b0n0`);
+    await holder.executeUpdate(approveUpdate, { args: [{ who: 'ines', reason: 'ok' }] });
+    await holder.result();
+    const taken = await waiting.result();
+    expect(taken.batches.reduce((sum, b) => sum + b.count, 0)).toBe(4);
   });
 
   it('a rollback holds the nodes as a rollout does: refused naming the holder while another change holds them, nothing changed; it runs once they are free', async () => {
@@ -389,6 +382,93 @@ describe('updateBootParameters', () => {
     const after = await bed.entries(nodes);
     for (const node of nodes) expect(JSON.parse(after[node]!).params).toContain(newRoot());
     expect(result.batches.map((b) => b.count)).toEqual([2, 3, 3]);
+  });
+});
+
+describe('canary validation: the real validateInitiators against a real export', () => {
+  const early = 'x1109c0s[0-3]b0n0';
+  const byImagectl = 'x1113c0s[0-3]b0n0';
+  const failing = expandNodeset('x1101c0s[0-9]b0n[0-3]');
+  // Every canary node may log in, but failing[2]: the per-image target's ACL leaves it out.
+  const allowed = [...expandNodeset(early), ...expandNodeset(byImagectl), ...failing.slice(0, 4).filter((_, i) => i !== 2)];
+  const iqnPattern = `iqn.2026-12.test.bss-canary-${uniqueId('').slice(-6)}:{node}`;
+  const exported: { linkPath: string; linkEtag: string; targetIqn?: string }[] = [];
+  let canaryImage: { manifestPath: string; iscsi: { targets: { iqn: string; address: string; port: number }[]; lunWwid: string } };
+  const validate = { options: { initiator: { driver: 'libiscsi', iqnPattern } } };
+
+  beforeAll(async () => {
+    const sample = await makeSampleImage(fs.mkdtempSync(path.join(os.tmpdir(), 'bss-canary-')), { payloadMiB: 1, label: uniqueId('bss-canary') });
+    const seeded = await seedImage(sample, { name: uniqueId('bss_canary') });
+    const result = await client.workflow.execute(exportImage, {
+      taskQueue: devStack.temporal.taskQueue,
+      workflowId: uniqueId('bss-canary-export'),
+      args: [{ imageId: seeded.imageId, servers: devStack.iscsiServers.map((s) => ({ name: s.name })), initiators: allowed.map((node) => iqnPattern.replace('{node}', node)) }],
+    });
+    const rootfs = seeded.manifest.artifacts[0].link;
+    exported.push({ linkPath: rootfs.path, linkEtag: rootfs.etag!, targetIqn: result.servers[0].iqn });
+    const targets = result.servers.flatMap((server) => server.portals.map((portal) => ({ iqn: server.iqn, address: portal.address, port: portal.port })));
+    canaryImage = { manifestPath: seeded.manifestPath, iscsi: { targets, lunWwid: result.servers[0].wwid } };
+  });
+  afterAll(() => removeDevStackExports(exported));
+
+  const canarySpec = (nodes: string | string[], extra: object = {}) => ({ nodes, manifestPath: canaryImage.manifestPath, iscsi: canaryImage.iscsi, validate, ...extra });
+
+  it('rolls back when validation fails on the canary, naming the failing node', async () => {
+    const nodes = await seedCompute('x1101c0s[0-9]b0n[0-3]');
+    const before = await bed.entries(nodes);
+    const failure = await failureOf(client.workflow.execute(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-canary'), args: [canarySpec(nodes, { canarySize: 4 })] }));
+    expect(failure.type).toBe('ValidationFailed');
+    expect(failure.message).toMatch(new RegExp(`^1 of 4 nodes failed validation: ${failing[2]} on .*: discovery: .* does not list ${canaryImage.iscsi.targets[0].iqn} to ${iqnPattern.replace('{node}', failing[2])}`));
+    for (const node of [failing[0], failing[1], failing[3]]) expect(failure.message).not.toContain(`${node}:`);
+    expect(await bed.entries(nodes)).toEqual(before);
+  });
+
+  it('approval is taken only while awaiting it: an earlier approve update is refused, a signal ignored', async () => {
+    const nodes = await seedCompute(early);
+    const release = holdChecks();
+    try {
+      const handle = await client.workflow.start(updateBootParameters, { taskQueue, workflowId: uniqueId('bss-early'), args: [canarySpec(nodes, { approval: { required: true } })] });
+      await untilStep(handle, 'validate canary');
+      await expect(handle.executeUpdate(approveUpdate, { args: [{ who: 'carol', reason: 'eager' }] })).rejects.toMatchObject({ cause: { message: expect.stringContaining('not awaiting approval') } });
+      await handle.signal(approveSignal, { who: 'carol', reason: 'eager' });
+      await expect(handle.executeUpdate(approveUpdate, { args: [{ who: '', reason: 'x' }] })).rejects.toMatchObject({ cause: { message: 'say who decides' } });
+      release();
+      await untilStep(handle, 'awaiting approval');
+      expect((await handle.query(statusQuery)).details.ignoredSignals).toEqual(['approve signal ignored: the rollout is not awaiting approval']);
+      const decision = await handle.executeUpdate(approveUpdate, { args: [{ who: 'carol', reason: 'canary validated' }] });
+      expect(decision).toMatchObject({ verdict: 'approved', via: 'update', who: 'carol' });
+      const result = await handle.result();
+      expect(result.approval).toEqual(decision);
+      expect(result.validation).toMatchObject({ nodes: 1, passed: 1, failed: 0 });
+    } finally {
+      release();
+    }
+  });
+
+  it('imagectl approve says whether the rollout took the decision: refused early and once over (exit 1, the reason), taken while awaiting it', async () => {
+    const nodes = await seedCompute(byImagectl);
+    const imagectl = (args: string[]) =>
+      execa('tsx', ['cli/imagectl.ts', ...args, '--json'], { reject: false, env: { TEMPORAL_ADDRESS: devStack.temporal.address, USER: 'erin' } });
+    const release = holdChecks();
+    try {
+      const workflowId = uniqueId('bss-imagectl');
+      const handle = await client.workflow.start(updateBootParameters, { taskQueue, workflowId, args: [canarySpec(nodes, { approval: { required: true } })] });
+      await untilStep(handle, 'validate canary');
+      const earlyTry = await imagectl(['approve', workflowId, '--reason', 'eager']);
+      expect(earlyTry.exitCode).toBe(1);
+      expect(JSON.parse(earlyTry.stdout).refused).toBe(`${workflowId}: the rollout is not awaiting approval`);
+      release();
+      await untilStep(handle, 'awaiting approval');
+      const taken = await imagectl(['approve', workflowId, '--reason', 'canary booted']);
+      expect(taken.exitCode).toBe(0);
+      expect(JSON.parse(taken.stdout)).toMatchObject({ workflowId, verdict: 'approved', via: 'update', who: 'erin', reason: 'canary booted' });
+      expect((await handle.result()).approval).toMatchObject({ who: 'erin', via: 'update' });
+      const late = await imagectl(['approve', workflowId, '--reason', 'again', '--reject']);
+      expect(late.exitCode).toBe(1);
+      expect(JSON.parse(late.stdout).refused).toBe(`${workflowId} is completed`);
+    } finally {
+      release();
+    }
   });
 });
 
