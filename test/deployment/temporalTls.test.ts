@@ -125,3 +125,51 @@ describe('Temporal over TLS', () => {
     expect(JSON.parse(run.stdout).error).toContain('TEMPORAL_TLS_KEY: missing');
   });
 });
+
+describe('runbooks over TLS, with the settings every process reads', () => {
+  let plainFrontend: TlsFrontend;
+  beforeAll(async () => {
+    plainFrontend = await startTlsFrontend({ host: `${net}.100`, port: 7444, upstream: devStack.temporal.address, files });
+  });
+  afterAll(() => plainFrontend?.close());
+
+  /** A runbook's import of a file that does not exist, its settings from BOOT_IMAGE_SETTINGS only. */
+  const importMissing = (settings: Record<string, string>, cli: 'temporal' | 'tctl') => {
+    const settingsFile = path.join(dir, `runbook-${cli}-${Object.keys(settings).length}.env`);
+    fs.writeFileSync(settingsFile, Object.entries(settings).map(([name, value]) => `${name}=${value}\n`).join(''));
+    return execa('bash', ['runbooks/import-image.sh', `rb-tls-${cli}`, '/nonexistent/rootfs.squashfs'], {
+      env: { PATH: process.env.PATH!, HOME: process.env.HOME!, BOOT_IMAGE_SETTINGS: settingsFile, RUNBOOK_CLI: cli, RUNBOOK_POLL_SECONDS: '1' },
+      extendEnv: false,
+      reject: false,
+    });
+  };
+  const started = (target: TlsFrontend, from: number) => target.calls.slice(from).filter((call) => call.path.endsWith('/StartWorkflowExecution'));
+
+  it('the temporal CLI: client certificate, site CA, server name and API key; the workflow runs and its failure is the exit code', async () => {
+    const before = frontend.calls.length;
+    const run = await importMissing({ ...tlsEnv(), TEMPORAL_NAMESPACE: devStack.temporal.namespace }, 'temporal');
+    expect(run.exitCode, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(/workflow failed \(InvalidInput\): .*rootfs\.squashfs/);
+    expect(started(frontend, before).map((call) => call.authorization)).toEqual([`Bearer ${apiKey}`]);
+  });
+
+  it('tctl: the certificate, CA and server name as its flags; an API key, which tctl cannot send, is refused before anything starts', async () => {
+    const { TEMPORAL_API_KEY: _, ...withoutKey } = tlsEnv();
+    const before = plainFrontend.calls.length;
+    const run = await importMissing({ ...withoutKey, TEMPORAL_ADDRESS: plainFrontend.address, TEMPORAL_NAMESPACE: devStack.temporal.namespace }, 'tctl');
+    expect(run.exitCode, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(/workflow failed \(InvalidInput\)/);
+    expect(started(plainFrontend, before)).toHaveLength(1);
+
+    const keyed = await importMissing({ ...tlsEnv(), TEMPORAL_NAMESPACE: devStack.temporal.namespace }, 'tctl');
+    expect(keyed.exitCode).toBe(2);
+    expect(keyed.stderr).toContain('tctl cannot send TEMPORAL_API_KEY: run with RUNBOOK_CLI=temporal');
+  });
+
+  it('invalid settings stop the runbook with exit code 2, naming each', async () => {
+    const run = await importMissing({ TEMPORAL_ADDRESS: 'no-port', TEMPORAL_TLS_CA: 'relative/ca.pem' }, 'temporal');
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(/TEMPORAL_ADDRESS: /);
+    expect(run.stderr).toMatch(/TEMPORAL_TLS_CA: /);
+  });
+});
