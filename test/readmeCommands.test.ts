@@ -36,12 +36,47 @@ function readmeLines(cli: string, block: string): string[] {
   return lines.replace(/\\\n\s*/g, '').split('\n').filter((line) => line.startsWith(`${cli} `));
 }
 
+/** What the README's earlier lines made that later ones name: the image, its LUKS artifact, where it is exported. */
+interface Made {
+  imageId: string;
+  wwid: string;
+  keyId: string;
+  artifact: { path: string; etag: string };
+  target: string;
+  portal: string;
+}
+const nothingMade = (): Made => ({ imageId: '', wwid: '', keyId: '', artifact: { path: '', etag: '' }, target: '', portal: '' });
+
+function substituteMade(text: string, made: Made): string {
+  return text
+    .replaceAll('<id>', made.imageId)
+    .replaceAll('<wwid>', made.wwid)
+    .replaceAll('<key id>', made.keyId)
+    .replaceAll('<artifact>', made.artifact.path)
+    .replaceAll('<etag>', made.artifact.etag)
+    .replaceAll('<target>', made.target)
+    .replaceAll('10.1.0.5', made.portal);
+}
+
+/** Records what an encryption or an export made, from its result. */
+function recordMade(made: Made, type: string, result: { artifact?: { link: { path: string; etag: string }; luks?: { keyId: string } }; servers?: { wwid: string; iqn: string; portals: { address: string }[] }[] }) {
+  if (type === 'encryptImage') {
+    made.keyId = result.artifact!.luks!.keyId;
+    made.artifact = { path: result.artifact!.link.path, etag: result.artifact!.link.etag };
+  }
+  if (type === 'exportImage') {
+    made.wwid = result.servers![0].wwid;
+    made.target = result.servers![0].iqn;
+    made.portal = result.servers![0].portals[0].address;
+  }
+}
+
 /** The JSON a query printed (tctl prints it bare, the temporal CLI after a label). */
 const printedJson = (stdout: string): unknown => JSON.parse(stdout.slice(stdout.search(/[[{]/), Math.max(stdout.lastIndexOf(']'), stdout.lastIndexOf('}')) + 1));
 
 const expectedTypes: Record<Cli, string[]> = {
-  temporal: ['importImage', 'repairManifests', 'customizeImage', 'encryptImage', 'exportImage', 'updateBootParameters', 'rollbackBootParameters', 'attachNodes', 'retireImage', 'imageLifecycle'],
-  tctl: ['importImage', 'repairManifests', 'customizeImage', 'encryptImage', 'exportImage', 'updateBootParameters', 'rollbackBootParameters', 'attachNodes', 'retireImage', 'imageLifecycle'],
+  temporal: ['importImage', 'repairManifests', 'customizeImage', 'encryptImage', 'exportImage', 'validateInitiators', 'updateBootParameters', 'rollbackBootParameters', 'attachNodes', 'retireImage', 'checkStack', 'imageLifecycle'],
+  tctl: ['importImage', 'repairManifests', 'customizeImage', 'encryptImage', 'exportImage', 'validateInitiators', 'updateBootParameters', 'rollbackBootParameters', 'attachNodes', 'retireImage', 'checkStack', 'imageLifecycle'],
 };
 
 describe.each(['temporal', 'tctl'] as const)('the README %s lines against the dev stack', (cli) => {
@@ -82,11 +117,10 @@ describe.each(['temporal', 'tctl'] as const)('the README %s lines against the de
     }
 
     const ids = new Map<string, string>();
-    let imageId = '';
-    const made = { wwid: '', keyId: '' };
+    const made = nothingMade();
     const substitute = (line: string) => {
       for (const [, id] of line.matchAll(new RegExp(`${flags.id} (\\S+)`, 'g'))) if (!ids.has(id)) ids.set(id, uniqueId(id));
-      let out = line.replaceAll('/srv/images/rootfs.squashfs', sample.rootfs).replaceAll('/srv/images/vmlinuz', sample.kernel).replaceAll('/srv/images/initrd.img', sample.initrd).replaceAll('x3000c0s[1-4]b0n0', nodeset).replaceAll('<id>', imageId).replaceAll('<wwid>', made.wwid).replaceAll('<key id>', made.keyId);
+      let out = substituteMade(line.replaceAll('/srv/images/rootfs.squashfs', sample.rootfs).replaceAll('/srv/images/vmlinuz', sample.kernel).replaceAll('/srv/images/initrd.img', sample.initrd).replaceAll('x3000c0s[1-4]b0n0', nodeset), made);
       for (const [readmeId, id] of ids) out = out.replace(new RegExp(`(?<=[ "])${readmeId}(?=["\\s]|$)`, 'g'), id);
       return out;
     };
@@ -101,7 +135,7 @@ describe.each(['temporal', 'tctl'] as const)('the README %s lines against the de
     let rolloutStart = '';
     for (const line of lines) {
       const readmeId = idOf(line)!;
-      if (line.includes('imageLifecycle')) fs.writeFileSync(path.join(dir, 'lifecycle.yaml'), `name: ${cli}-lifecycle\nimageId: ${imageId}\n`);
+      if (line.includes('imageLifecycle')) fs.writeFileSync(path.join(dir, 'lifecycle.yaml'), `name: ${cli}-lifecycle\nimageId: ${made.imageId}\n`);
       const firstRollout = ids.get(readmeId);
       if (line.includes(' update ')) {
         // The README answers the same rollout by signal, then by update: the update gets a rollout of its
@@ -121,10 +155,12 @@ describe.each(['temporal', 'tctl'] as const)('the README %s lines against the de
           await expect.poll(async () => (await handle.query<WorkflowStatus>('status')).step, { timeout: 60_000, interval: 500 }).toMatch(/^waiting for 4 node\(s\) in their initramfs/);
           await handle.terminate('the README test has no node in its initramfs');
         } else {
-          const result = (await handle.result()) as { imageId?: string; artifact?: { luks?: { keyId: string } }; servers?: { wwid: string }[] };
-          if (line.includes('importImage')) imageId = result.imageId!;
-          if (line.includes('encryptImage')) made.keyId = result.artifact!.luks!.keyId;
-          if (line.includes('exportImage')) made.wwid = result.servers![0].wwid;
+          const result = (await handle.result()) as Parameters<typeof recordMade>[2] & { imageId?: string; passed?: number; s3?: { intact: boolean } };
+          const type = new RegExp(`${flags.type} (\\S+)`).exec(line)![1];
+          if (type === 'importImage') made.imageId = result.imageId!;
+          if (type === 'validateInitiators') expect(result.passed).toBe(2);
+          if (type === 'checkStack') expect(result.s3!.intact).toBe(true);
+          recordMade(made, type, result);
         }
       } else if (line.includes(' query ')) {
         expect((printedJson(stdout) as WorkflowStatus[] | WorkflowStatus)).toMatchObject(cli === 'tctl' ? [{ phase: expect.any(String), step: expect.any(String) }] : { phase: expect.any(String), step: expect.any(String) });
@@ -140,7 +176,7 @@ describe.each(['temporal', 'tctl'] as const)('the README %s lines against the de
         expect(stdout).toMatch(/Status: COMPLETED/);
       }
     }
-    expect(imageId).not.toBe('');
+    expect(made.imageId).not.toBe('');
   }, 300_000);
 });
 
@@ -158,7 +194,7 @@ describe('the README imagectl lines against the dev stack', () => {
   it('starts each workflow type from a spec file, approves and rolls back the rollout, retires the image, writes the validation report page', { timeout: 600_000 }, async () => {
     const lines = readmeLines('imagectl', '# imagectl');
     const specTypes = lines.map((line) => / start \S+/.test(line) ? (/# workflow: (\w+)/.exec(line)?.[1] ?? 'imageLifecycle') : line.split(' ')[1]);
-    expect(specTypes).toEqual(['imageLifecycle', 'importImage', 'repairManifests', 'customizeImage', 'encryptImage', 'exportImage', 'updateBootParameters', 'approve', 'rollback', 'attachNodes', 'retire', 'report']);
+    expect(specTypes).toEqual(['imageLifecycle', 'importImage', 'repairManifests', 'customizeImage', 'encryptImage', 'exportImage', 'validateInitiators', 'updateBootParameters', 'approve', 'rollback', 'attachNodes', 'retire', 'report']);
     const inputs = temporalInputs();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imagectl-readme-'));
     const client = await connectClient();
@@ -181,10 +217,10 @@ describe('the README imagectl lines against the dev stack', () => {
           `validate:\n  ${initiators}\n  initiator: { driver: libiscsi, iqnPattern: ${iqnPattern} }\n`,
       );
       const ids = new Map(['upgrade-1', 'rollout-1', 'attach-1'].map((id) => [id, uniqueId(id)]));
-      const made = { imageId: '', wwid: '', keyId: '' };
+      const made = nothingMade();
       const substitute = (text: string) => {
         let out = text.replaceAll('/srv/images/rootfs.squashfs', sample.rootfs).replaceAll('/srv/images/vmlinuz', sample.kernel).replaceAll('/srv/images/initrd.img', sample.initrd);
-        out = out.replaceAll('x3000c0s[1-4]b0n0', nodeset).replaceAll('<id>', made.imageId).replaceAll('<wwid>', made.wwid).replaceAll('<key id>', made.keyId);
+        out = substituteMade(out.replaceAll('x3000c0s[1-4]b0n0', nodeset), made);
         for (const [readmeId, id] of ids) out = out.replaceAll(readmeId, id);
         return out.replaceAll('iscsi1', devStack.iscsiServers[0].name).replaceAll('iscsi2', devStack.iscsiServers[1].name);
       };
@@ -212,8 +248,8 @@ describe('the README imagectl lines against the dev stack', () => {
           const summary = (await client.workflow.getHandle(ids.get('upgrade-1')!).result()) as { phases: { export: { artifact: { path: string; etag: string }; servers: { iqn: string }[] } } };
           exported.push({ linkPath: summary.phases.export.artifact.path, linkEtag: summary.phases.export.artifact.etag, targetIqn: summary.phases.export.servers[0].iqn });
         } else if (type === 'importImage') made.imageId = ((await (await resultOf<{ imageId: string }>(run.stdout, type)).result()).imageId);
-        else if (type === 'encryptImage') made.keyId = (await (await resultOf<{ artifact: { luks: { keyId: string } } }>(run.stdout, type)).result()).artifact.luks.keyId;
-        else if (type === 'exportImage') made.wwid = (await (await resultOf<{ servers: { wwid: string }[] }>(run.stdout, type)).result()).servers[0].wwid;
+        else if (type === 'encryptImage' || type === 'exportImage') recordMade(made, type, await (await resultOf<Parameters<typeof recordMade>[2]>(run.stdout, type)).result());
+        else if (type === 'validateInitiators') expect((await (await resultOf<{ passed: number }>(run.stdout, type)).result()).passed).toBe(2);
         else if (type === 'updateBootParameters') {
           const rollout = client.workflow.getHandle(ids.get('rollout-1')!);
           await expect.poll(async () => (await rollout.query<WorkflowStatus>('status')).step, { timeout: 60_000, interval: 500 }).toBe('awaiting approval');
