@@ -7,7 +7,7 @@ import { fileSecretResolver, type SecretResolver } from '../export/secrets';
 import { createFileKeyStore } from '../keys/fileKeyStore';
 import { withKeyFile, type KeyStore } from '../keys/keyStore';
 import { privateDirectory } from '../keys/secretFile';
-import { progressHeartbeats } from '../s3/heartbeats';
+import { progressHeartbeats } from '../support/heartbeats';
 import { currentContext } from '../support/progress';
 import { parseInput } from '../../lib/parseInput';
 import type { InitiatorDriver, KeyAccess, NodeCheckContext } from './driver';

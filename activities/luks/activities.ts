@@ -5,7 +5,7 @@ import { privateDirectory } from '../keys/secretFile';
 import { encryptToContainer, type ContainerResult } from './container';
 import type { PbkdfOverride } from './cryptsetup';
 import { userspaceDataAreaWriter, type DataAreaWriter } from './dataArea';
-import { progressHeartbeats } from '../s3/heartbeats';
+import { progressHeartbeats } from '../support/heartbeats';
 import { withActivityProgress, currentContext } from '../support/progress';
 import { parseInput } from '../../lib/parseInput';
 import { EncryptFileInput, VerifyEncryptedFileInput } from './inputs';

@@ -36,12 +36,14 @@ export interface ManifestReport {
 
 /** The manifest at `manifestPath` and the etag of the version read (a rewrite is conditional on it), or why it is unusable. */
 export async function readManifestAt(store: ObjectStore, manifestPath: string): Promise<{ manifest?: Manifest; invalid: string[]; etag?: string }> {
-  const read = await store.getVersioned(manifestPath, { maxBytes: maxManifestBytes }).catch((error: unknown) => {
-    if (error instanceof ObjectTooLarge) return { tooLarge: error.size };
+  let read: Awaited<ReturnType<ObjectStore['getVersioned']>>;
+  try {
+    read = await store.getVersioned(manifestPath, { maxBytes: maxManifestBytes });
+  } catch (error) {
+    if (error instanceof ObjectTooLarge) return { invalid: [`the object is ${error.size} bytes; a manifest is at most ${maxManifestBytes}`] };
     throw error;
-  });
+  }
   if (!read) return { invalid: [`manifest ${manifestPath} does not exist`] };
-  if ('tooLarge' in read) return { invalid: [`the object is ${read.tooLarge} bytes; a manifest is at most ${maxManifestBytes}`] };
   const { manifest, problems } = parseManifestText(read.text);
   return manifest ? { manifest, invalid: [], etag: read.etag } : { invalid: problems, etag: read.etag };
 }

@@ -125,7 +125,7 @@ export class ObjectStore {
 /** JSON as putJson writes it: indented, for the people who read these objects. */
 export const jsonText = (value: unknown) => JSON.stringify(value, null, 2) + '\n';
 
-/** A conditional write lost a race: the object changed since it was read. */
+/** An object larger than the caller reads. */
 export class ObjectTooLarge extends Error {
   constructor(readonly url: string, readonly size: number, readonly maxBytes: number) {
     super(`${url} is ${size} bytes, more than the ${maxBytes} read`);
@@ -133,6 +133,7 @@ export class ObjectTooLarge extends Error {
   }
 }
 
+/** A conditional write lost a race: the object changed since it was read. */
 export class ObjectChanged extends Error {
   constructor(readonly url: string) {
     super(`${url} changed since it was read`);

@@ -15,7 +15,7 @@ import { ObjectStore } from '../manifest/objectStore';
 import { resolveUnderRoots } from '../import/importRoots';
 import { digestObject } from './digestObject';
 import { countUploadedBytes } from '../support/metrics';
-import { progressHeartbeats } from './heartbeats';
+import { progressHeartbeats } from '../support/heartbeats';
 import { abortUploads, pendingUploads, type PendingUpload } from './multipart';
 import { MiB, minPartSize, uploadFile, UploadProgress, type UploadResult } from './upload';
 

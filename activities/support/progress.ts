@@ -1,6 +1,6 @@
 // Progress of a streaming activity as heartbeats, and its cancellation, when running as an activity.
 import { Context } from '@temporalio/activity';
-import { progressHeartbeats } from '../s3/heartbeats';
+import { progressHeartbeats } from './heartbeats';
 
 export interface ByteProgress {
   bytesDone: number;
